@@ -1,0 +1,49 @@
+# yolo-smol. Every target sets itself up from a fresh clone with only python3 on the PATH.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Seconds per notebook cell: nbclient can hang on widget cells without a timeout.
+CELL_TIMEOUT ?= 600
+CHAPTERS := $(sort $(wildcard book/*.ipynb))
+BOOK := $(BIN)/jupyter-book build . --all -W -n --keep-going --toc _toc.yml
+
+.PHONY: all setup book book-html test notebooks lint clean
+
+all: book
+
+setup: $(STAMP)
+
+# Create the environment and install the project once; redone when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+# The main job: execute every chapter afresh and build the HTML book into _build/html.
+book: $(STAMP)
+	$(BOOK) --config _config.yml
+	@echo "The book is at _build/html/index.html"
+
+# The same book from the committed chapter outputs, without executing anything.
+book-html: $(STAMP)
+	mkdir -p _build
+	sed 's/^  execute_notebooks: force/  execute_notebooks: "off"/' _config.yml > _build/_config_committed.yml
+	$(BOOK) --config _build/_config_committed.yml
+
+# Unit tests, then every chapter under strict nbval against its committed outputs.
+test: $(STAMP)
+	$(BIN)/pytest tests
+	$(BIN)/pytest --nbval book/
+
+# Re-execute every chapter in place, so the committed outputs match the package.
+notebooks: $(STAMP)
+	$(BIN)/jupyter execute --inplace --timeout=$(CELL_TIMEOUT) $(CHAPTERS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache

@@ -1,0 +1,36 @@
+import torch
+
+from yolo_smol.backbone import Backbone, Downsample, ResidualBlock, ResidualUnit
+from yolo_smol.config import load_config
+
+
+def test_downsample_halves_resolution_and_uses_darknet_parts():
+    layer = Downsample(3, 16)
+    conv, norm, act = layer
+    assert conv.kernel_size == (3, 3) and conv.stride == (2, 2) and conv.bias is None
+    assert isinstance(norm, torch.nn.BatchNorm2d)
+    assert isinstance(act, torch.nn.LeakyReLU) and act.negative_slope == 0.1
+    assert layer(torch.zeros(2, 3, 32, 32)).shape == (2, 16, 16, 16)
+
+
+def test_residual_unit_squeezes_to_half_and_adds_the_input():
+    unit = ResidualUnit(32)
+    assert unit.squeeze[0].kernel_size == (1, 1) and unit.squeeze[0].out_channels == 16
+    assert unit.expand[0].kernel_size == (3, 3) and unit.expand[0].out_channels == 32
+    unit.eval()
+    x = torch.randn(2, 32, 8, 8)
+    torch.testing.assert_close(unit(x), x + unit.expand(unit.squeeze(x)))
+
+
+def test_residual_block_repeats_units():
+    block = ResidualBlock(num_blocks=4, channels=32)
+    assert len(block) == 4 and all(isinstance(unit, ResidualUnit) for unit in block)
+
+
+def test_stages_of_smol():
+    backbone = Backbone(load_config("smol").backbone_layers)
+    assert backbone.stage_ends == (1, 3, 4)
+    assert backbone.stage_channels == (16, 32, 64)
+    assert backbone.stage_strides == (2, 4, 8)
+    features = backbone(torch.zeros(1, 3, 32, 32))
+    assert [tuple(f.shape) for f in features] == [(1, 16, 16, 16), (1, 32, 8, 8), (1, 64, 4, 4)]
