@@ -1,0 +1,106 @@
+import hashlib
+
+import numpy as np
+import pytest
+
+from yolo_smol import synthetic
+from yolo_smol.schema import SVHN_FEATURES
+from yolo_smol.statistics import SVHN_FIGURES, dataset_statistics
+from yolo_smol.synthetic import _enlarge_box, _tight_box, load_synthetic, make_synthetic
+
+
+def test_schema_is_svhn_full_numbers():
+    dataset = make_synthetic(5)
+    assert dataset.features == SVHN_FEATURES
+    row = dataset[0]
+    assert row["image"].mode == "RGB"
+    assert len(row["digits"]["bbox"]) == len(row["digits"]["label"]) >= 1
+    assert all(len(box) == 4 for box in row["digits"]["bbox"])
+
+
+def test_deterministic_for_a_seed_and_independent_of_the_count():
+    first, again, longer = make_synthetic(8, seed=3), make_synthetic(8, seed=3), make_synthetic(
+        12, seed=3)
+    assert first["digits"] == again["digits"] == longer["digits"][:8]
+    assert [r["bytes"] for r in first.cast_column("image", _raw())["image"]] == [
+        r["bytes"] for r in longer.cast_column("image", _raw())["image"]][:8]
+    assert make_synthetic(8, seed=4)["digits"] != first["digits"]
+
+
+def _raw():
+    import datasets
+
+    return datasets.Image(decode=False)
+
+
+def _hashes(dataset):
+    return {hashlib.sha256(image["bytes"]).hexdigest()
+            for image in dataset.cast_column("image", _raw())["image"]}
+
+
+def test_train_and_test_never_share_an_image():
+    train, test = make_synthetic(300, split="train"), make_synthetic(300, split="test")
+    assert len(_hashes(train)) == 300 and len(_hashes(test)) == 300
+    assert not _hashes(train) & _hashes(test)
+    assert train["digits"][:50] != test["digits"][:50]
+
+
+def test_tight_box_of_a_mask():
+    mask = np.zeros((10, 12), np.float32)
+    mask[2:7, 3:5] = 1.0
+    mask[8, 11] = 0.2  # below the coverage threshold: not part of the glyph
+    assert _tight_box(mask) == (3, 2, 5, 7)
+    assert _tight_box(np.zeros((4, 4), np.float32)) is None
+
+
+def test_enlarged_box_covers_the_drawn_box():
+    assert _enlarge_box([3, 2, 5, 7], 0.5) == [6, 4, 10, 14]
+    assert _enlarge_box([3, 2, 5, 7], 0.3) == [10, 6, 17, 24]  # floor start, ceil end
+
+
+def test_boxes_sit_on_ink():
+    # Inside a digit's box the image must vary far more than in the image as a whole
+    # would suggest by chance: the glyph is drawn there in a contrasting colour.
+    dataset = make_synthetic(40, seed=7)
+    contrasts = []
+    for row in dataset:
+        pixels = np.asarray(row["image"], dtype=np.float32).mean(axis=2)
+        for left, top, width, height in row["digits"]["bbox"]:
+            region = pixels[max(0, top):top + height, max(0, left):left + width]
+            if region.size:
+                contrasts.append(region.std())
+    assert np.median(contrasts) > 20
+
+
+def test_statistics_measure_like_svhn():
+    stats = dataset_statistics(make_synthetic(1500, seed=11))
+    for figure, reference in SVHN_FIGURES.items():
+        ours = stats.percentiles[figure]
+        scale = max(abs(reference[3] - reference[1]), 1e-6)  # the interquartile range
+        assert abs(ours[2] - reference[2]) < 0.35 * scale, (figure, ours, reference)
+    assert abs(stats.digits_per_image[2] - 0.54) < 0.04
+    assert abs(stats.digits_per_image[1] - 0.15) < 0.03
+    share = np.array(stats.digit_share)
+    assert share.argmax() == 1 and np.argsort(share)[-2] == 2  # 1 and 2 most common
+    assert 0.3 < stats.overlap_share < 0.55
+
+
+def test_cache_makes_the_second_use_instant(datasets_cache, monkeypatch):
+    first = load_synthetic("test", num_images=30, seed=2)
+    assert (datasets_cache / "yolo_smol_synthetic").is_dir()
+
+    def must_not_generate(*args, **kwargs):
+        raise AssertionError("generated again instead of reading the cache")
+
+    monkeypatch.setattr(synthetic, "make_synthetic", must_not_generate)
+    again = load_synthetic("test", num_images=30, seed=2)
+    fewer = load_synthetic("test", num_images=10, seed=2)
+    assert again["digits"] == first["digits"]
+    assert fewer["digits"] == first["digits"][:10]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="split must be one of"):
+        make_synthetic(3, split="validation")
+    with pytest.raises(ValueError, match="at least 0"):
+        make_synthetic(-1)

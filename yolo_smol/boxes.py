@@ -1,0 +1,48 @@
+"""Box formats and the conversions between them.
+
+Formats, as everywhere in yolo-smol:
+- ``xywh``: left, top, width, height (how SVHN and COCO store boxes);
+- ``xyxy``: left, top, right, bottom;
+- ``cxcywh``: centre x, centre y, width, height (what YOLO predicts).
+Coordinates are in pixels or as fractions of the image; each function says which.
+The tests check these against ``torchvision.ops.box_convert``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["xywh_to_xyxy", "xyxy_to_xywh", "xyxy_to_cxcywh", "cxcywh_to_xyxy",
+           "clip_xyxy"]
+
+
+def xywh_to_xyxy(boxes_xywh: torch.Tensor) -> torch.Tensor:
+    """``boxes_xywh (..., 4)`` -> ``(..., 4)`` xyxy, same units."""
+    left, top, width, height = boxes_xywh.unbind(-1)
+    return torch.stack([left, top, left + width, top + height], dim=-1)
+
+
+def xyxy_to_xywh(boxes_xyxy: torch.Tensor) -> torch.Tensor:
+    """``boxes_xyxy (..., 4)`` -> ``(..., 4)`` xywh, same units."""
+    left, top, right, bottom = boxes_xyxy.unbind(-1)
+    return torch.stack([left, top, right - left, bottom - top], dim=-1)
+
+
+def xyxy_to_cxcywh(boxes_xyxy: torch.Tensor) -> torch.Tensor:
+    """``boxes_xyxy (..., 4)`` -> ``(..., 4)`` cxcywh, same units."""
+    left, top, right, bottom = boxes_xyxy.unbind(-1)
+    return torch.stack([(left + right) / 2, (top + bottom) / 2, right - left, bottom - top],
+                       dim=-1)
+
+
+def cxcywh_to_xyxy(boxes_cxcywh: torch.Tensor) -> torch.Tensor:
+    """``boxes_cxcywh (..., 4)`` -> ``(..., 4)`` xyxy, same units."""
+    centre_x, centre_y, width, height = boxes_cxcywh.unbind(-1)
+    return torch.stack([centre_x - width / 2, centre_y - height / 2,
+                        centre_x + width / 2, centre_y + height / 2], dim=-1)
+
+
+def clip_xyxy(boxes_xyxy: torch.Tensor, width: float, height: float) -> torch.Tensor:
+    """Clip ``boxes_xyxy (..., 4)`` to the image ``[0, width] x [0, height]`` (same units)."""
+    upper = boxes_xyxy.new_tensor([width, height, width, height])
+    return torch.minimum(boxes_xyxy.clamp(min=0), upper)

@@ -1,0 +1,180 @@
+"""Where images come from: real SVHN, the synthetic set, or a user's own files.
+
+Every source returns a ``datasets.Dataset`` in the schema of SVHN ``full_numbers``
+(:data:`yolo_smol.schema.SVHN_FEATURES`), so everything downstream reads one format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import datasets
+
+from yolo_smol.schema import SVHN_FEATURES
+from yolo_smol.synthetic import SPLIT_SIZES, load_synthetic
+
+__all__ = ["DataSourceError", "SVHN_REPO", "SVHN_CONFIG", "hub_reachable", "load_svhn",
+           "load_jsonl", "load_dataset_source"]
+
+SVHN_REPO = "ufldl-stanford/svhn"
+SVHN_CONFIG = "full_numbers"
+_HOW_TO_TRAIN_ANYWAY = ("To work without it, use the embedded synthetic house numbers "
+                        "(--dataset synthetic), or your own data (--dataset PATH).")
+
+
+class DataSourceError(ValueError):
+    """A data source that cannot be read; the message says why and what to do instead."""
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether a TCP connection to the Hugging Face hub opens within ``timeout_s``.
+
+    Checked once up front: without it ``load_dataset`` retries for about 23 s on a machine
+    without internet and then fails with a long traceback.
+    """
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def load_svhn(split: str = "train", repo: str = SVHN_REPO) -> datasets.Dataset:
+    """Real SVHN ``full_numbers`` from the Hugging Face hub (or a local copy of the repo).
+
+    Args:
+        split: ``"train"`` (33,402 images), ``"test"`` (13,068) or ``"extra"`` (202,353).
+        repo: the hub id, or a local folder laid out as the hub repository.
+
+    Raises:
+        DataSourceError: the hub is offline or unreachable, or the split does not exist.
+    """
+    if split not in SPLIT_SIZES:
+        raise DataSourceError(f"SVHN has no split {split!r}; use one of: "
+                              f"{', '.join(SPLIT_SIZES)}")
+    local = Path(repo).is_dir()
+    if not local and _hub_offline():
+        # datasets then reads its local cache, or fails at once: no network is tried.
+        try:
+            return datasets.load_dataset(repo, SVHN_CONFIG, split=split)
+        except Exception as error:
+            raise DataSourceError(
+                f"SVHN is not in the local cache and HF_HUB_OFFLINE is set, so the Hugging "
+                f"Face hub was not asked ({type(error).__name__}). Unset HF_HUB_OFFLINE on a "
+                f"machine with internet to download it. {_HOW_TO_TRAIN_ANYWAY}") from None
+    if not local and not hub_reachable():
+        raise DataSourceError(
+            f"the Hugging Face hub is not reachable from this machine, so SVHN ({repo}, "
+            f"{SVHN_CONFIG}) cannot be downloaded. {_HOW_TO_TRAIN_ANYWAY}")
+    return datasets.load_dataset(repo, SVHN_CONFIG, split=split)
+
+
+def load_jsonl(path: str | Path) -> datasets.Dataset:
+    """A JSON-lines annotation file: one ``{"file", "bbox", "label"}`` object per line.
+
+    ``file`` is relative to the annotation file; ``bbox`` is a list of ``[x, y, w, h]``
+    boxes in pixels (xywh) and ``label`` the digit of each box.
+    """
+    path = Path(path)
+    images, digits = [], []
+    for line_number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {line_number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataSourceError(f"{where}: not valid JSON ({error.msg})") from None
+        missing = [key for key in ("file", "bbox", "label") if key not in record]
+        if missing:
+            raise DataSourceError(f"{where}: missing {', '.join(missing)}; each line needs "
+                                  '{"file": ..., "bbox": [[x, y, w, h], ...], "label": [...]}')
+        image_path = path.parent / record["file"]
+        if not image_path.is_file():
+            raise DataSourceError(f"{where}: image {record['file']!r} not found "
+                                  f"(looked for {image_path})")
+        if len(record["bbox"]) != len(record["label"]):
+            raise DataSourceError(f"{where}: {len(record['bbox'])} boxes but "
+                                  f"{len(record['label'])} labels; give one label per box")
+        images.append({"bytes": image_path.read_bytes(), "path": str(image_path)})
+        digits.append({"bbox": record["bbox"], "label": record["label"]})
+    try:
+        return datasets.Dataset.from_dict({"image": images, "digits": digits},
+                                          features=SVHN_FEATURES)
+    except (ValueError, TypeError) as error:
+        raise DataSourceError(f"{path}: a box or label does not fit the SVHN schema "
+                              f"({error}); boxes are [x, y, w, h], labels 0 to 9") from None
+
+
+def _check_schema(dataset: datasets.Dataset, origin: str) -> datasets.Dataset:
+    features = dataset.features
+    if "image" not in features or "digits" not in features:
+        raise DataSourceError(f"{origin}: needs the SVHN full_numbers columns 'image' and "
+                              f"'digits', has: {', '.join(features)}")
+    digits = features["digits"]
+    keys = set(digits) if isinstance(digits, dict) else set(getattr(digits, "feature", {}))
+    if not {"bbox", "label"} <= keys:
+        raise DataSourceError(f"{origin}: 'digits' needs 'bbox' and 'label' entries")
+    return dataset
+
+
+def _load_path(path: Path, split: str) -> datasets.Dataset:
+    if path.is_file() and path.suffix in {".jsonl", ".json"}:
+        return load_jsonl(path)
+    if path.is_file() and path.suffix == ".parquet":
+        return datasets.load_dataset("parquet", data_files=str(path), split="train")
+    if path.is_dir() and ((path / "dataset_info.json").is_file()
+                          or (path / "dataset_dict.json").is_file()):
+        loaded = datasets.load_from_disk(str(path))
+        if isinstance(loaded, datasets.DatasetDict):
+            if split not in loaded:
+                raise DataSourceError(f"{path}: has no split {split!r}; it has: "
+                                      f"{', '.join(loaded)}")
+            return loaded[split]
+        return loaded
+    if path.is_dir():
+        files = sorted(path.rglob("*.parquet"))
+        if not files:
+            raise DataSourceError(f"{path}: no parquet files, no dataset saved with "
+                                  "save_to_disk; see the data chapter for the formats")
+        # Parquet files named after splits (train-0000.parquet, test/...) pick their split.
+        in_split = [f for f in files if split in f.relative_to(path).as_posix()]
+        chosen = in_split or files
+        return datasets.load_dataset("parquet", data_files=[str(f) for f in chosen],
+                                     split="train")
+    raise DataSourceError(f"{path}: no such file or folder; --dataset takes 'synthetic', "
+                          "'svhn', or a path to a saved dataset, parquet or JSON-lines file")
+
+
+def load_dataset_source(source: str | Path, split: str = "train",
+                        num_images: int | None = None, seed: int = 0) -> datasets.Dataset:
+    """Map a ``--dataset`` value to a Dataset in the SVHN schema.
+
+    Args:
+        source: ``"synthetic"`` (generated, cached), ``"svhn"`` (the hub), or a path to a
+            dataset saved with ``save_to_disk``, a parquet file or folder, or a JSON-lines
+            annotation file.
+        split: the split to read where the source has several.
+        num_images: keep only the first this many images (all when None; for the synthetic
+            set, the size of SVHN's split).
+        seed: the synthetic set's seed.
+    """
+    if str(source) == "synthetic":
+        return load_synthetic(split, num_images, seed)
+    if str(source) == "svhn":
+        dataset = load_svhn(split)
+    else:
+        dataset = _check_schema(_load_path(Path(source), split), str(source))
+    if num_images is not None and num_images < len(dataset):
+        dataset = dataset.select(range(num_images))
+    return dataset

@@ -1,0 +1,120 @@
+"""Box and image statistics of a dataset, side by side with the published SVHN figures."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import datasets
+import numpy as np
+from PIL import Image
+
+__all__ = ["SVHN_FIGURES", "SVHN_DIGIT_COUNTS", "SVHN_DIGITS_PER_IMAGE", "DatasetStatistics",
+           "dataset_statistics", "format_statistics_table"]
+
+PERCENTILES = (5, 25, 50, 75, 95)
+
+# From SVHN's official train annotations (33,402 images): percentiles 5 / 25 / 50 / 75 / 95.
+SVHN_FIGURES = {
+    "image width px": (48, 72, 104, 158, 300),
+    "image height px": (20, 33, 47, 71, 130),
+    "image width / height": (1.82, 2.06, 2.23, 2.43, 2.93),
+    "box width / image width": (0.06, 0.10, 0.13, 0.16, 0.22),
+    "box height / image height": (0.33, 0.54, 0.66, 0.75, 0.86),
+    "box width / height": (0.28, 0.40, 0.48, 0.58, 0.71),
+    "gap / digit height": (-0.15, -0.05, 0.00, 0.05, 0.14),
+}
+SVHN_DIGIT_COUNTS = (4948, 13861, 10585, 8497, 7458, 6882, 5727, 5595, 5045, 4659)
+SVHN_DIGITS_PER_IMAGE = {1: 0.15, 2: 0.54, 3: 0.26, 4: 0.04, 5: 0.001}
+SVHN_OVERLAP_SHARE = 0.42  # neighbouring boxes that overlap horizontally
+
+
+@dataclass(frozen=True)
+class DatasetStatistics:
+    """Percentiles (5, 25, 50, 75, 95) of each figure, and the discrete distributions."""
+
+    num_images: int
+    percentiles: dict[str, tuple[float, ...]]
+    digits_per_image: dict[int, float]
+    digit_share: tuple[float, ...]
+    overlap_share: float
+
+
+def _image_size(image: dict) -> tuple[int, int]:
+    # Reading the header is enough for the size; no need to decode the pixels.
+    source = io.BytesIO(image["bytes"]) if image.get("bytes") is not None else image["path"]
+    with Image.open(source) as opened:
+        return opened.size
+
+
+def dataset_statistics(dataset: datasets.Dataset, max_images: int | None = 5000,
+                       ) -> DatasetStatistics:
+    """Measure the figures of :data:`SVHN_FIGURES` on (the first ``max_images`` of) a dataset."""
+    if max_images is not None and len(dataset) > max_images:
+        dataset = dataset.select(range(max_images))
+    raw = dataset.cast_column("image", datasets.Image(decode=False))
+    widths, heights, box_w, box_h, box_aspect = [], [], [], [], []
+    gaps, overlaps, digits_per_image, labels = [], [], [], []
+    for row in raw:
+        width, height = _image_size(row["image"])
+        widths.append(width)
+        heights.append(height)
+        bboxes = sorted(row["digits"]["bbox"], key=lambda box: box[0])
+        labels.extend(row["digits"]["label"])
+        digits_per_image.append(len(bboxes))
+        for _left, _top, w, h in bboxes:
+            box_w.append(w / width)
+            box_h.append(h / height)
+            if h > 0:
+                box_aspect.append(w / h)
+        for first, second in zip(bboxes, bboxes[1:], strict=False):
+            gap = second[0] - (first[0] + first[2])
+            gaps.append(gap / max(1, (first[3] + second[3]) / 2))
+            overlaps.append(gap < 0)
+    widths, heights = np.array(widths, float), np.array(heights, float)
+    box_w, box_h = np.array(box_w), np.array(box_h)
+    figures = {
+        "image width px": widths,
+        "image height px": heights,
+        "image width / height": widths / np.maximum(heights, 1),
+        "box width / image width": box_w,
+        "box height / image height": box_h,
+        "box width / height": np.array(box_aspect),
+        "gap / digit height": np.array(gaps),
+    }
+    percentiles = {name: tuple(float(v) for v in np.percentile(values, PERCENTILES))
+                   if values.size else (float("nan"),) * 5 for name, values in figures.items()}
+    counts = np.bincount(np.array(digits_per_image, int), minlength=6)
+    per_image = {k: float(counts[k] / max(1, len(digits_per_image))) for k in range(1, 5)}
+    per_image[5] = float(counts[5:].sum() / max(1, len(digits_per_image)))
+    digit_counts = np.bincount(np.array(labels, int), minlength=10)
+    return DatasetStatistics(
+        num_images=len(raw), percentiles=percentiles, digits_per_image=per_image,
+        digit_share=tuple(float(c) for c in digit_counts / max(1, digit_counts.sum())),
+        overlap_share=float(np.mean(overlaps)) if overlaps else float("nan"))
+
+
+def format_statistics_table(stats: DatasetStatistics, name: str = "synthetic") -> str:
+    """A plain-text table: each figure's percentiles for ``stats`` and for real SVHN."""
+    lines = [f"{'figure (percentiles 5/25/50/75/95)':<36} {name:<34} real SVHN (train)",
+             "-" * 106]
+    for figure, reference in SVHN_FIGURES.items():
+        ours = "/".join(_short(v) for v in stats.percentiles[figure])
+        lines.append(f"{figure:<36} {ours:<34} {'/'.join(_short(v) for v in reference)}")
+    ours = " ".join(f"{k}:{100 * v:.0f}%" for k, v in stats.digits_per_image.items())
+    real = " ".join(f"{k}:{100 * v:.0f}%" for k, v in SVHN_DIGITS_PER_IMAGE.items())
+    lines.append(f"{'digits per image (5 = 5 or more)':<36} {ours:<34} {real}")
+    svhn_share = np.array(SVHN_DIGIT_COUNTS) / sum(SVHN_DIGIT_COUNTS)
+    lines.append(f"{'digit share % (0..9)':<36} "
+                 f"{' '.join(f'{100 * v:.0f}' for v in stats.digit_share):<34} "
+                 f"{' '.join(f'{100 * v:.0f}' for v in svhn_share)}")
+    lines.append(f"{'neighbours overlapping':<36} {100 * stats.overlap_share:.0f}%"
+                 f"{'':<31} {100 * SVHN_OVERLAP_SHARE:.0f}%")
+    lines.append(f"(measured on {stats.num_images:,} images)")
+    return "\n".join(lines)
+
+
+def _short(value: float) -> str:
+    if abs(value) >= 10:
+        return f"{value:.0f}"
+    return f"{value:.2f}"
