@@ -6,7 +6,7 @@ import pytest
 from yolo_smol import synthetic
 from yolo_smol.schema import SVHN_FEATURES
 from yolo_smol.statistics import SVHN_FIGURES, dataset_statistics
-from yolo_smol.synthetic import _enlarge_box, _tight_box, load_synthetic, make_synthetic
+from yolo_smol.synthetic import _enlarge_box, load_synthetic, make_synthetic, tight_box
 
 
 def test_schema_is_svhn_full_numbers():
@@ -49,8 +49,8 @@ def test_tight_box_of_a_mask():
     mask = np.zeros((10, 12), np.float32)
     mask[2:7, 3:5] = 1.0
     mask[8, 11] = 0.2  # below the coverage threshold: not part of the glyph
-    assert _tight_box(mask) == (3, 2, 5, 7)
-    assert _tight_box(np.zeros((4, 4), np.float32)) is None
+    assert tight_box(mask) == (3, 2, 5, 7)
+    assert tight_box(np.zeros((4, 4), np.float32)) is None
 
 
 def test_enlarged_box_covers_the_drawn_box():

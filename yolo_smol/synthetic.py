@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import io
+import multiprocessing
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +29,13 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from yolo_smol.schema import SVHN_FEATURES
 
-__all__ = ["GENERATOR_VERSION", "SPLIT_IDS", "SyntheticImage", "render_image",
-           "make_synthetic", "load_synthetic", "glyph_bank"]
+__all__ = ["GENERATOR_VERSION", "SPLIT_IDS", "SyntheticImage", "glyph_bank", "texture_bank",
+           "render_glyph", "tight_box", "draw_background", "paste_glyph", "camera_effects",
+           "render_image",
+           "make_synthetic", "load_synthetic"]
 
 # Bump when the generator's output changes, so cached copies are not reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SPLIT_IDS = {"train": 0, "test": 1, "extra": 2}
 # The sizes of SVHN full_numbers' splits, the defaults when no size is given.
 SPLIT_SIZES = {"train": 33_402, "test": 13_068, "extra": 202_353}
@@ -62,7 +66,7 @@ _CUMULATIVE_DIGIT = np.cumsum(DIGIT_FREQUENCY)
 FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf",
               "DejaVuSansMono-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
               "STIXGeneral.ttf", "STIXGeneralBol.ttf", "cmss10.ttf", "cmr10.ttf", "cmb10.ttf")
-GLYPH_RENDER_PX = 96
+GLYPH_RENDER_PX = 48  # above the tallest digit drawn (MAX_DRAW_HEIGHT), so glyphs only shrink
 MASK_THRESHOLD = 0.3  # a pixel belongs to a glyph's tight box above this coverage
 # Tall crops are drawn at this height and enlarged at the end: it keeps generation fast
 # (the cost no longer grows with the crop's area), and large SVHN crops are mostly
@@ -147,7 +151,7 @@ def texture_bank() -> np.ndarray:
     return textures
 
 
-def _background(rng: np.random.Generator, height: int, width: int,
+def draw_background(rng: np.random.Generator, height: int, width: int,
                 plate: np.ndarray) -> np.ndarray:
     """Wall texture, a plate behind the number, straight edges: ``(H, W, 3)`` in [0, 1]."""
     # 1) Wall: a muted colour (a grey level with a tint) and a crop of smooth noise.
@@ -179,29 +183,30 @@ def _background(rng: np.random.Generator, height: int, width: int,
     return canvas
 
 
-def _render_glyph(rng: np.random.Generator, glyph: Image.Image, height: float, squeeze: float,
+def render_glyph(rng: np.random.Generator, glyph: Image.Image, height: float, squeeze: float,
                   shear: float, angle: float) -> np.ndarray:
     """The glyph scaled to ``height`` px, squeezed, sheared and rotated: ``(h, w)`` coverage."""
     target_h = max(3, round(height))
     target_w = max(2, round(height * glyph.width / glyph.height * squeeze))
     scaled = glyph.resize((target_w, target_h), Image.BILINEAR)
     if abs(shear) > 1e-3 or abs(angle) > 1e-3:
+        # Draw into a canvas `pad` larger on each side; transform fills outside with 0.
         pad = max(2, round(target_h * 0.2))
-        padded = Image.new("L", (target_w + 2 * pad, target_h + 2 * pad), 0)
-        padded.paste(scaled, (pad, pad))
+        out_w, out_h = target_w + 2 * pad, target_h + 2 * pad
         cos, sin = np.cos(angle), np.sin(angle)
-        centre_x, centre_y = padded.width / 2, padded.height / 2
-        # Inverse map (output -> input) of a rotation then a horizontal shear about the centre.
+        centre_x, centre_y = out_w / 2, out_h / 2
+        # Inverse map (output -> input) of a rotation then a horizontal shear about the
+        # centre, shifted by the padding into the unpadded glyph's coordinates.
         a, b = cos, sin + shear * cos
         d, e = -sin, cos - shear * sin
-        c = centre_x - a * centre_x - b * centre_y
-        f = centre_y - d * centre_x - e * centre_y
-        scaled = padded.transform(padded.size, Image.AFFINE, (a, b, c, d, e, f),
+        c = centre_x - a * centre_x - b * centre_y - pad
+        f = centre_y - d * centre_x - e * centre_y - pad
+        scaled = scaled.transform((out_w, out_h), Image.AFFINE, (a, b, c, d, e, f),
                                   resample=Image.BILINEAR)
-    return np.asarray(scaled, dtype=np.float32) / 255.0
+    return np.asarray(scaled) * np.float32(1 / 255)
 
 
-def _paste(canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray, left: int,
+def paste_glyph(canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray, left: int,
            top: int) -> None:
     """Alpha-blend ``colour`` through ``mask`` onto ``canvas`` at (left, top), clipped."""
     height, width = canvas.shape[:2]
@@ -214,7 +219,7 @@ def _paste(canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray, left: int,
     canvas[y0:y1, x0:x1] = region * (1 - alpha) + colour * alpha
 
 
-def _tight_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+def tight_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """``(left, top, right, bottom)`` of the pixels above the threshold, exclusive ends."""
     rows = np.flatnonzero((mask > MASK_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((mask > MASK_THRESHOLD).any(axis=0))
@@ -241,9 +246,9 @@ def render_image(seed: int, split: str, index: int) -> SyntheticImage:
     digit_height = _quantile(rng, DIGIT_HEIGHT_FRACTION) * height
     squeeze = _squeeze_median() * float(np.exp(rng.normal(0, 0.22)))
     shear, angle = rng.normal(0, 0.08), rng.normal(0, 0.04)
-    masks = [_render_glyph(rng, font[label], digit_height * rng.uniform(0.97, 1.03), squeeze,
+    masks = [render_glyph(rng, font[label], digit_height * rng.uniform(0.97, 1.03), squeeze,
                            shear, angle) for label in labels]
-    boxes_in_mask = [_tight_box(mask) for mask in masks]
+    boxes_in_mask = [tight_box(mask) for mask in masks]
     # 3) Lay the digits out on a line with SVHN's gaps (negative gaps overlap).
     gaps = [_quantile(rng, GAP_PER_HEIGHT) * digit_height for _ in range(count - 1)]
     widths = [box[2] - box[0] for box in boxes_in_mask]
@@ -253,14 +258,31 @@ def render_image(seed: int, split: str, index: int) -> SyntheticImage:
     centre_y = height / 2 + rng.uniform(-0.7, 0.7) * max(height - digit_height, 0) / 2
     # 4) Background, then clutter: a neighbouring digit cut by the border (not labelled).
     plate, ink = _contrasting_colours(rng)
-    canvas = _background(rng, height, width, plate)
+    canvas = draw_background(rng, height, width, plate)
     if rng.random() < 0.35:
-        other = _render_glyph(rng, font[int(rng.integers(10))], digit_height, squeeze, shear,
+        other = render_glyph(rng, font[int(rng.integers(10))], digit_height, squeeze, shear,
                               angle)
         inside = int(other.shape[1] * rng.uniform(0.2, 0.6))
         other_left = -other.shape[1] + inside if rng.random() < 0.5 else width - inside
-        _paste(canvas, other, ink, other_left, round(centre_y - other.shape[0] / 2))
+        paste_glyph(canvas, other, ink, other_left, round(centre_y - other.shape[0] / 2))
     # 5) The digits, each placed so that its tight box starts where the layout says.
+    boxes = _place_digits(rng, canvas, masks, boxes_in_mask, gaps, left, centre_y,
+                          digit_height, ink)
+    # 6) Light, noise and blur, as a camera would add them.
+    image = camera_effects(rng, canvas)
+    if scale < 1.0:
+        image = image.resize((full_width, full_height), Image.BILINEAR)
+        boxes = [_enlarge_box(box, scale) for box in boxes]
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=int(rng.integers(35, 95)))
+    return SyntheticImage(buffer.getvalue(), full_width, full_height, boxes, labels)
+
+
+def _place_digits(rng: np.random.Generator, canvas: np.ndarray, masks: list[np.ndarray],
+                  boxes_in_mask: list[tuple[int, int, int, int]], gaps: list[float],
+                  left: float, centre_y: float, digit_height: float,
+                  ink: np.ndarray) -> list[list[int]]:
+    """Paste the glyphs left to right; returns each one's tight box, xywh in canvas px."""
     boxes = []
     shadow = rng.random() < 0.2
     for mask, (box_left, box_top, box_right, box_bottom), gap in zip(
@@ -269,13 +291,18 @@ def render_image(seed: int, split: str, index: int) -> SyntheticImage:
         paste_top = round(centre_y + rng.normal(0, 0.02) * digit_height
                           - (box_top + box_bottom) / 2)
         if shadow:
-            _paste(canvas, mask * 0.6, canvas.mean(axis=(0, 1)) * 0.3, paste_left + 1,
-                   paste_top + 1)
-        _paste(canvas, mask, ink, paste_left, paste_top)
+            paste_glyph(canvas, mask * 0.6, canvas.mean(axis=(0, 1)) * 0.3, paste_left + 1,
+                        paste_top + 1)
+        paste_glyph(canvas, mask, ink, paste_left, paste_top)
         boxes.append([paste_left + box_left, paste_top + box_top, box_right - box_left,
                       box_bottom - box_top])
         left += (box_right - box_left) + gap
-    # 6) Light: a gradient across the image; then noise, blur and JPEG, as a camera would.
+    return boxes
+
+
+def camera_effects(rng: np.random.Generator, canvas: np.ndarray) -> Image.Image:
+    """A light gradient, sensor noise and blur on ``canvas (H, W, 3)`` in [0, 1] (modified)."""
+    height, width = canvas.shape[:2]
     ys = np.linspace(-0.5, 0.5, height, dtype=np.float32)[:, None, None]
     xs = np.linspace(-0.5, 0.5, width, dtype=np.float32)[None, :, None]
     light = (rng.uniform(0.7, 1.2) * 255) * (1 + rng.uniform(-0.5, 0.5) * xs
@@ -288,12 +315,7 @@ def render_image(seed: int, split: str, index: int) -> SyntheticImage:
     if blur > 0.25:
         # A box blur costs the same at any radius; at these sizes it reads as camera blur.
         image = image.filter(ImageFilter.BoxBlur(blur))
-    if scale < 1.0:
-        image = image.resize((full_width, full_height), Image.BILINEAR)
-        boxes = [_enlarge_box(box, scale) for box in boxes]
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=int(rng.integers(35, 95)))
-    return SyntheticImage(buffer.getvalue(), full_width, full_height, boxes, labels)
+    return image
 
 
 def _enlarge_box(box_xywh: list[int], scale: float) -> list[int]:
@@ -304,17 +326,39 @@ def _enlarge_box(box_xywh: list[int], scale: float) -> list[int]:
     return [left, top, right - left, bottom - top]
 
 
-def make_synthetic(num_images: int, seed: int = 0, split: str = "train") -> datasets.Dataset:
-    """Generate ``num_images`` images of ``split`` as a Dataset in SVHN ``full_numbers`` schema."""
+def _render_range(seed: int, split: str, start: int, stop: int) -> tuple[list, list]:
+    images, digits = [], []
+    for index in range(start, stop):
+        sample = render_image(seed, split, index)
+        images.append({"bytes": sample.jpeg, "path": None})
+        digits.append({"bbox": sample.boxes_xywh, "label": sample.labels})
+    return images, digits
+
+
+def make_synthetic(num_images: int, seed: int = 0, split: str = "train",
+                   num_proc: int | None = None) -> datasets.Dataset:
+    """Generate ``num_images`` images of ``split`` as a Dataset in SVHN ``full_numbers`` schema.
+
+    Args:
+        num_proc: worker processes; by default one per core (up to 4) from 5,000 images
+            on. Every image has its own seed, so the result does not depend on it.
+    """
     if split not in SPLIT_IDS:
         raise ValueError(f"split must be one of {', '.join(SPLIT_IDS)}, got {split!r}")
     if num_images < 0:
         raise ValueError(f"num_images must be at least 0, got {num_images}")
-    images, digits = [], []
-    for index in range(num_images):
-        sample = render_image(seed, split, index)
-        images.append({"bytes": sample.jpeg, "path": None})
-        digits.append({"bbox": sample.boxes_xywh, "label": sample.labels})
+    if num_proc is None:
+        num_proc = min(4, os.cpu_count() or 1) if num_images >= 5000 else 1
+    chunk = 2000
+    ranges = [(seed, split, start, min(start + chunk, num_images))
+              for start in range(0, num_images, chunk)]
+    if num_proc > 1 and len(ranges) > 1:
+        with multiprocessing.get_context("spawn").Pool(num_proc) as pool:
+            parts = pool.starmap(_render_range, ranges)
+    else:
+        parts = [_render_range(*arguments) for arguments in ranges]
+    images = [image for part_images, _ in parts for image in part_images]
+    digits = [digit for _, part_digits in parts for digit in part_digits]
     return datasets.Dataset.from_dict({"image": images, "digits": digits},
                                       features=SVHN_FEATURES, split=split)
 
