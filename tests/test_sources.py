@@ -12,7 +12,9 @@ from yolo_smol.synthetic import make_synthetic
 
 
 @pytest.fixture
-def hub_copy(tmp_path):
+def hub_copy(tmp_path, datasets_cache):
+    # An empty datasets cache: load_dataset keys local files by path, so a stale copy from
+    # an earlier run at the same temporary path would otherwise be read back.
     train = make_synthetic(6, split="train")
     test = make_synthetic(4, split="test")
     return write_hub_layout(tmp_path / "svhn", {"train": train, "test": test}), train, test
