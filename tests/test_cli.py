@@ -65,3 +65,45 @@ def test_data_unreachable_svhn_exits_2(monkeypatch, capsys):
 def test_data_missing_path_exits_2(tmp_path, capsys):
     assert main(["data", "--dataset", str(tmp_path / "nothing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_anchors_from_a_csv_compared_and_written(tmp_path, capsys):
+    sizes = tmp_path / "sizes.csv"
+    sizes.write_text("w,h\n" + "\n".join(["0.15,0.75", "0.16,0.7", "0.1,0.45", "0.09,0.5"] * 5))
+    out_config = tmp_path / "mine.json"
+    assert main(["anchors", "--boxes", str(sizes), "--k", "2", "--model_config", "smol",
+                 "--write_config", str(out_config)]) == 0
+    out = capsys.readouterr().out
+    assert "20 boxes" in out and "mean IoU" in out and "anchors of smol" in out
+    from yolo_smol import load_config
+
+    written = load_config(out_config)
+    assert written.backbone_layers == load_config("smol").backbone_layers
+    (large_w, large_h), (small_w, small_h) = written.anchors
+    assert large_w * large_h > small_w * small_h and 0.68 < large_h < 0.77
+
+
+def test_anchors_from_the_synthetic_set(datasets_cache, capsys):
+    assert main(["anchors", "--dataset", "synthetic", "--num_images", "80", "--k", "2",
+                 "--restarts", "2"]) == 0
+    assert "boxes from synthetic (train)" in capsys.readouterr().out
+
+
+def test_anchors_errors_exit_2(tmp_path, capsys):
+    sizes = tmp_path / "sizes.csv"
+    sizes.write_text("0.1,0.5\n0.2,0.6\n")
+    assert main(["anchors", "--boxes", str(sizes), "--k", "3"]) == 2
+    assert "need at least 3 distinct box shapes" in capsys.readouterr().err
+    sizes.write_text("")
+    assert main(["anchors", "--boxes", str(sizes)]) == 2
+    assert "the file is empty" in capsys.readouterr().err
+    sizes.write_text("0.1,0.5\n0.2;0.6\n")
+    assert main(["anchors", "--boxes", str(sizes)]) == 2
+    assert "line 2" in capsys.readouterr().err
+    sizes.write_text("0.1,0.5\n20,60\n")
+    assert main(["anchors", "--boxes", str(sizes), "--k", "1"]) == 2
+    assert "(0, 1]" in capsys.readouterr().err
+    sizes.write_text("0.1,0.5\n0.2,0.6\n0.3,0.7\n")
+    assert main(["anchors", "--boxes", str(sizes), "--k", "3", "--write_config",
+                 str(tmp_path / "x.json")]) == 2
+    assert "use --k 2" in capsys.readouterr().err

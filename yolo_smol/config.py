@@ -110,7 +110,15 @@ class ModelConfig:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        """The JSON text, laid out like ``configs/smol.json``: one layer a line."""
+        data = self.to_dict()
+        layers = ",\n".join(f"    {json.dumps(layer)}" for layer in data["backbone_layers"])
+        return (f'{{\n  "num_classes": {data["num_classes"]},\n'
+                f'  "image_size": {data["image_size"]},\n'
+                f'  "backbone_layers": [\n{layers}\n  ],\n'
+                f'  "anchors": {json.dumps(data["anchors"])},\n'
+                f'  "num_anchors_per_scale": {data["num_anchors_per_scale"]},\n'
+                f'  "num_detection_layers": {data["num_detection_layers"]}\n}}\n')
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json())

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["DataError", "PreparedData", "prepare", "collate", "iterate_batches"]
+__all__ = ["DataError", "PreparedData", "prepare", "collate", "iterate_batches",
+           "boxes_to_fractions"]
 
 logger = logging.getLogger("yolo_smol")
 MIN_BOX_PX = 1.0  # boxes narrower or shorter than this after resizing are dropped
@@ -122,9 +123,12 @@ def _decode(image: dict, row: int) -> Image.Image:
                     "Remove the row or replace the image.")
 
 
-def _boxes_of_row(bboxes: list, labels: list, row: int, width: int, height: int,
+def boxes_to_fractions(bboxes: list, labels: list, row: int, width: int, height: int,
                   image_size: int) -> tuple[list[list[float]], list[int], int, int]:
-    """Check, clip and convert one row's boxes: xywh pixels -> cxcywh fractions."""
+    """Check, clip and convert one row's boxes: xywh pixels -> cxcywh fractions.
+
+    Returns the kept boxes, their labels, and how many were clipped and dropped.
+    """
     if len(bboxes) != len(labels):
         raise DataError(f"row {row}: {len(bboxes)} boxes but {len(labels)} labels")
     boxes, kept_labels, clipped, dropped = [], [], 0, 0
@@ -153,7 +157,7 @@ def _prepare_rows(batch: dict, indices: list[int], image_size: int) -> dict:
                             "dropped": []}
     for image, digits, row in zip(batch["image"], batch["digits"], indices, strict=True):
         decoded = _decode(image, row)
-        boxes, labels, clipped, dropped = _boxes_of_row(
+        boxes, labels, clipped, dropped = boxes_to_fractions(
             digits["bbox"], digits["label"], row, decoded.width, decoded.height, image_size)
         # Squash to a square, as the seed does: no padding to learn around, every pixel is
         # image; the cost is that box shapes change with the image's aspect (see chapter 1).

@@ -7,9 +7,12 @@ lists: ``{"bbox": [[x, y, w, h], ...], "label": [d, ...]}``.
 
 from __future__ import annotations
 
-import datasets
+import io
 
-__all__ = ["SVHN_FEATURES", "DIGIT_NAMES"]
+import datasets
+from PIL import Image
+
+__all__ = ["SVHN_FEATURES", "DIGIT_NAMES", "read_image_size"]
 
 DIGIT_NAMES = [str(digit) for digit in range(10)]
 
@@ -20,3 +23,13 @@ SVHN_FEATURES = datasets.Features({
         "label": datasets.ClassLabel(names=DIGIT_NAMES),
     }),
 })
+
+
+def read_image_size(image: dict) -> tuple[int, int]:
+    """``(width, height)`` of an undecoded ``image`` entry (``{"bytes", "path"}``).
+
+    Only the file's header is read, so this is cheap even for a whole split.
+    """
+    source = io.BytesIO(image["bytes"]) if image.get("bytes") is not None else image["path"]
+    with Image.open(source) as opened:
+        return opened.size

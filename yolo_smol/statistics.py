@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import datasets
 import numpy as np
-from PIL import Image
+
+from yolo_smol.schema import read_image_size
 
 __all__ = ["SVHN_FIGURES", "SVHN_DIGIT_COUNTS", "SVHN_DIGITS_PER_IMAGE", "DatasetStatistics",
            "dataset_statistics", "format_statistics_table"]
@@ -40,13 +40,6 @@ class DatasetStatistics:
     overlap_share: float
 
 
-def _image_size(image: dict) -> tuple[int, int]:
-    # Reading the header is enough for the size; no need to decode the pixels.
-    source = io.BytesIO(image["bytes"]) if image.get("bytes") is not None else image["path"]
-    with Image.open(source) as opened:
-        return opened.size
-
-
 def dataset_statistics(dataset: datasets.Dataset, max_images: int | None = 5000,
                        ) -> DatasetStatistics:
     """Measure the figures of :data:`SVHN_FIGURES` on (the first ``max_images`` of) a dataset."""
@@ -56,7 +49,7 @@ def dataset_statistics(dataset: datasets.Dataset, max_images: int | None = 5000,
     widths, heights, box_w, box_h, box_aspect = [], [], [], [], []
     gaps, overlaps, digits_per_image, labels = [], [], [], []
     for row in raw:
-        width, height = _image_size(row["image"])
+        width, height = read_image_size(row["image"])
         widths.append(width)
         heights.append(height)
         bboxes = sorted(row["digits"]["bbox"], key=lambda box: box[0])
