@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 __all__ = ["xywh_to_xyxy", "xyxy_to_xywh", "xyxy_to_cxcywh", "cxcywh_to_xyxy",
-           "clip_xyxy"]
+           "clip_xyxy", "pairwise_iou"]
 
 
 def xywh_to_xyxy(boxes_xywh: torch.Tensor) -> torch.Tensor:
@@ -46,3 +46,21 @@ def clip_xyxy(boxes_xyxy: torch.Tensor, width: float, height: float) -> torch.Te
     """Clip ``boxes_xyxy (..., 4)`` to the image ``[0, width] x [0, height]`` (same units)."""
     upper = boxes_xyxy.new_tensor([width, height, width, height])
     return torch.minimum(boxes_xyxy.clamp(min=0), upper)
+
+
+def pairwise_iou(boxes1_xyxy: torch.Tensor, boxes2_xyxy: torch.Tensor) -> torch.Tensor:
+    """IoU of every box in ``boxes1_xyxy (..., N, 4)`` with every box in ``(..., M, 4)``.
+
+    The same as ``torchvision.ops.box_iou`` for 2-D inputs, but batched over leading
+    dimensions, so a whole batch of images is handled in one call. Zero-area pairs give 0.
+
+    Returns:
+        ``(..., N, M)`` IoU.
+    """
+    top_left = torch.maximum(boxes1_xyxy[..., :, None, :2], boxes2_xyxy[..., None, :, :2])
+    bottom_right = torch.minimum(boxes1_xyxy[..., :, None, 2:], boxes2_xyxy[..., None, :, 2:])
+    inter = (bottom_right - top_left).clamp(min=0).prod(-1)  # (..., N, M)
+    area1 = (boxes1_xyxy[..., 2:] - boxes1_xyxy[..., :2]).clamp(min=0).prod(-1)  # (..., N)
+    area2 = (boxes2_xyxy[..., 2:] - boxes2_xyxy[..., :2]).clamp(min=0).prod(-1)  # (..., M)
+    union = area1[..., :, None] + area2[..., None, :] - inter
+    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
