@@ -107,3 +107,37 @@ def test_anchors_errors_exit_2(tmp_path, capsys):
     assert main(["anchors", "--boxes", str(sizes), "--k", "3", "--write_config",
                  str(tmp_path / "x.json")]) == 2
     assert "use --k 2" in capsys.readouterr().err
+
+
+def test_eval_on_an_untrained_model_writes_metrics_and_plots(datasets_cache, tmp_path, capsys):
+    save_dir = tmp_path / "eval"
+    assert main(["eval", "--dataset", "synthetic", "--num_images", "64", "--save_dir",
+                 str(save_dir), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "untrained smol model" in out and "mAP@0.5:0.95" in out
+    report = json.loads((save_dir / "metrics.json").read_text())
+    assert report["images"] == 64 and report["split"] == "test"
+    assert 0.0 <= report["mAP@0.5"] < 0.05  # near zero, as an untrained model should be
+    for name in ("pr_curves.png", "confusion_matrix.png"):
+        assert (save_dir / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_with_weights(datasets_cache, tmp_path, capsys):
+    from yolo_smol import YoloSmol, save_model
+
+    save_model(YoloSmol("smol"), tmp_path / "w.pt")
+    assert main(["eval", "--weights", str(tmp_path / "w.pt"), "--num_images", "16",
+                 "--save_dir", str(tmp_path / "e")]) == 0
+    assert json.loads((tmp_path / "e" / "metrics.json").read_text())["weights"].endswith("w.pt")
+
+
+def test_eval_bad_settings_exit_2(tmp_path, capsys):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    assert main(["eval", "--save_dir", str(a_file)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert main(["eval", "--weights", str(tmp_path / "none.pt"),
+                 "--save_dir", str(tmp_path / "e")]) == 2
+    assert "no such weights file" in capsys.readouterr().err
+    assert main(["eval", "--device", "tpu", "--save_dir", str(tmp_path / "e")]) == 2
+    assert "--device" in capsys.readouterr().err

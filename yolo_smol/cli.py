@@ -14,8 +14,15 @@ from yolo_smol.sources import DataSourceError
 
 __all__ = ["main", "build_parser"]
 
+
+
+class UsageError(ValueError):
+    """A command-line setting that cannot work, found before any work starts."""
+
+
 # Errors a user can cause and fix; they get one line and exit status 2, never a traceback.
-USER_ERRORS = (ConfigError, CheckpointError, DataError, DataSourceError, AnchorError)
+USER_ERRORS = (ConfigError, CheckpointError, DataError, DataSourceError, AnchorError,
+               UsageError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +66,112 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write a copy of --model_config (default: smol) with the new "
                               "anchors")
     anchors.set_defaults(handler=_run_anchors)
+
+    evaluate = commands.add_parser(
+        "eval", help="score a model: mAP, AP per digit, whole-number accuracy, plots")
+    _add_dataset_arguments(evaluate)
+    evaluate.set_defaults(split="test")
+    evaluate.add_argument("--weights", default=None,
+                          help="a checkpoint; without one, an untrained --model_config model "
+                               "is scored (near zero)")
+    evaluate.add_argument("--model_config", default="smol",
+                          help="config of the untrained model when no --weights are given")
+    evaluate.add_argument("--num_images", type=_positive_int, default=None,
+                          help="score the first this many images (default: the whole split)")
+    evaluate.add_argument("--confidence_threshold", type=_probability, default=0.25,
+                          help="detection threshold for whole-number accuracy and the "
+                               "confusion matrix (default: 0.25)")
+    evaluate.add_argument("--map_confidence_threshold", type=_probability, default=0.001,
+                          help="lowest score kept for mAP (default: 0.001)")
+    evaluate.add_argument("--iou_threshold", type=_probability, default=0.45,
+                          help="NMS IoU threshold (default: 0.45)")
+    evaluate.add_argument("--batch_size", type=_positive_int, default=512)
+    evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    evaluate.add_argument("--save_dir", default="runs/eval",
+                          help="where metrics.json and the plots go (default: runs/eval)")
+    evaluate.set_defaults(handler=_run_eval)
     return parser
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} must lie between 0 and 1")
+    return value
+
+
+def _run_eval(args: argparse.Namespace) -> None:
+    import json
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from yolo_smol.checkpoint import load_model
+    from yolo_smol.config import load_config
+    from yolo_smol.data import prepare
+    from yolo_smol.device import choose_device
+    from yolo_smol.evaluate import evaluate
+    from yolo_smol.model import YoloSmol
+    from yolo_smol.sources import load_dataset_source
+    from yolo_smol.visualize import plot_confusion_matrix, plot_precision_recall
+
+    save_dir = _writable_folder(args.save_dir)
+    device = _device(args.device, choose_device)
+    if args.weights:
+        model = load_model(args.weights)
+    else:
+        model = YoloSmol(load_config(args.model_config))
+        print(f"no --weights given: scoring an untrained {args.model_config} model "
+              "(expect scores near zero)")
+    dataset = load_dataset_source(args.dataset, args.split, num_images=args.num_images,
+                                  seed=args.seed)
+    start = time.perf_counter()
+    data = prepare(dataset, model.config.image_size)
+    prepare_seconds = time.perf_counter() - start
+    result = evaluate(model, data, args.confidence_threshold, args.map_confidence_threshold,
+                      args.iou_threshold, args.batch_size, device)
+    print(result.format_table())
+    print(f"(preparing the images took {prepare_seconds:.1f} s more; "
+          f"{len(data) / (prepare_seconds + sum(result.seconds.values())):,.0f} images/s "
+          "in all)")
+    report = {"weights": args.weights, "model_config": model.config.to_dict(),
+              "dataset": str(args.dataset), "split": args.split,
+              "confidence_threshold": args.confidence_threshold,
+              "map_confidence_threshold": args.map_confidence_threshold,
+              "iou_threshold": args.iou_threshold, **result.to_dict()}
+    (save_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    for name, figure in (("pr_curves.png", plot_precision_recall(result.metrics.precision)),
+                         ("confusion_matrix.png", plot_confusion_matrix(result.confusion))):
+        figure.savefig(save_dir / name, dpi=120)
+        plt.close(figure)
+    print(f"wrote {save_dir / 'metrics.json'}, pr_curves.png, confusion_matrix.png")
+
+
+def _writable_folder(path: str):
+    from pathlib import Path
+
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--save_dir {path}: is a file; give a folder (it is created if "
+                         "missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--save_dir {path}: cannot create it ({error.strerror})") from None
+    return folder
+
+
+def _device(name: str, choose):
+    try:
+        return choose(name)
+    except ValueError as error:
+        raise UsageError(f"--device: {error}") from None
 
 
 def _positive_int(text: str) -> int:

@@ -2,7 +2,9 @@
 
 A YOLO model proposes a box at every cell and anchor (80 per image for smol.json), and
 several neighbouring cells usually find the same digit. Non-maximum suppression keeps the
-highest-scoring box of each cluster of overlapping boxes of the same class.
+highest-scoring box of each cluster of overlapping boxes of the same class. The NMS is
+``yolo_smol.nms.dense_batched_nms``: torchvision's greedy algorithm, exactly (tested
+against ``torchvision.ops.batched_nms``), for a whole batch at once.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torchvision.ops import batched_nms
 
 from yolo_smol.boxes import cxcywh_to_xyxy
 from yolo_smol.decode import decode_boxes
+from yolo_smol.nms import dense_batched_nms
 
 __all__ = ["Detections", "flatten_predictions", "detect"]
 
@@ -64,7 +66,7 @@ def detect(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: int,
            confidence_threshold: float = 0.25, iou_threshold: float = 0.45,
            max_detections: int = 100,
            original_sizes: list[tuple[int, int]] | None = None) -> list[Detections]:
-    """Detections for every image of a batch, in one NMS call for the whole batch.
+    """Detections for every image of a batch, with one class-aware NMS for the whole batch.
 
     Args:
         outputs: per head ``(B, A, S, S, 5 + C)`` raw maps.
@@ -77,24 +79,31 @@ def detect(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: int,
             in its pixels (the input was squashed to S x S, so x and y scale differently).
     """
     with torch.no_grad():
-        boxes, scores, labels = flatten_predictions(outputs, anchors)
-        batch, _, _ = boxes.shape
-        keep = scores >= confidence_threshold  # (B, N)
-        image_index = torch.arange(batch, device=boxes.device)[:, None].expand_as(scores)[keep]
-        candidate_boxes = cxcywh_to_xyxy(boxes[keep]) * image_size  # (K, 4) input pixels
-        candidate_scores, candidate_labels = scores[keep], labels[keep]
-        # One NMS over the batch: boxes of different images or classes never suppress
-        # each other, because batched_nms separates the groups given by this index.
-        group = image_index * outputs[0].shape[-1] + candidate_labels
-        kept = batched_nms(candidate_boxes, candidate_scores, group, iou_threshold)  # by score
+        boxes, scores, labels = flatten_predictions(outputs, anchors)  # (B, N, ...)
+        # 1) Candidates above the threshold, moved to the front of each row, best first,
+        #    so that NMS only looks at as many columns as the busiest image needs.
+        candidate = scores >= confidence_threshold
+        ranked = torch.where(candidate, scores, torch.full_like(scores, -1.0))
+        order = torch.sort(ranked, dim=1, stable=True, descending=True).indices
+        width = max(int(candidate.sum(dim=1).max()) if candidate.numel() else 0, 1)
+        order = order[:, :width]  # (B, K)
+        boxes_xyxy = cxcywh_to_xyxy(torch.gather(boxes, 1, order[..., None].expand(-1, -1, 4))
+                                    ) * image_size  # (B, K, 4) input pixels
+        scores, labels = torch.gather(scores, 1, order), torch.gather(labels, 1, order)
+        valid = torch.gather(candidate, 1, order)
+        # 2) Greedy class-aware NMS, every image of the batch at once.
+        kept = dense_batched_nms(boxes_xyxy, scores, labels, valid, iou_threshold)
+        # 3) Split per image; rows are already best first.
+        kept &= torch.cumsum(kept, dim=1) <= max_detections
+        counts = kept.sum(dim=1).tolist()
         results = []
-        for index in range(batch):
-            mine = kept[image_index[kept] == index][:max_detections]
-            image_boxes = candidate_boxes[mine]
+        for index, (image_boxes, image_scores, image_labels) in enumerate(zip(
+                boxes_xyxy[kept].split(counts), scores[kept].split(counts),
+                labels[kept].split(counts), strict=True)):
             if original_sizes is not None:
-                width, height = original_sizes[index]
+                original_width, original_height = original_sizes[index]
                 image_boxes = image_boxes * image_boxes.new_tensor(
-                    [width, height, width, height]) / image_size
-            results.append(Detections(image_boxes, candidate_scores[mine],
-                                      candidate_labels[mine]))
+                    [original_width, original_height, original_width, original_height]
+                ) / image_size
+            results.append(Detections(image_boxes, image_scores, image_labels))
         return results

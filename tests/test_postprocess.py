@@ -1,0 +1,59 @@
+import torch
+import torchvision
+
+from yolo_smol.boxes import cxcywh_to_xyxy
+from yolo_smol.postprocess import detect, flatten_predictions
+
+ANCHORS = torch.tensor([[[0.15, 0.73]], [[0.1, 0.46]]])
+
+
+def _outputs(seed, batch=6):
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, 1, 4, 4, 15, generator=generator) * 2,
+            torch.randn(batch, 1, 8, 8, 15, generator=generator) * 2]
+
+
+def test_detect_equals_torchvision_batched_nms_image_by_image():
+    for seed in range(20):
+        outputs = _outputs(seed)
+        found = detect(outputs, ANCHORS, 32, confidence_threshold=0.05, iou_threshold=0.45)
+        boxes, scores, labels = flatten_predictions(outputs, ANCHORS)
+        for index, mine in enumerate(found):
+            keep = scores[index] >= 0.05
+            candidate_boxes = cxcywh_to_xyxy(boxes[index][keep]) * 32
+            kept = torchvision.ops.batched_nms(candidate_boxes, scores[index][keep],
+                                               labels[index][keep], 0.45)
+            assert torch.equal(mine.scores, scores[index][keep][kept])
+            assert torch.equal(mine.labels, labels[index][keep][kept])
+            torch.testing.assert_close(mine.boxes_xyxy, candidate_boxes[kept])
+
+
+def test_scores_are_objectness_times_the_best_class():
+    outputs = [torch.zeros(1, 1, 4, 4, 15), torch.full((1, 1, 8, 8, 15), -20.0)]
+    outputs[0][0, 0, 1, 2, 4] = 2.0  # objectness logit
+    outputs[0][0, 0, 1, 2, 5 + 7] = 3.0  # class 7
+    found = detect(outputs, ANCHORS, 32, confidence_threshold=0.6)[0]
+    assert found.labels.tolist() == [7]
+    expected = torch.sigmoid(torch.tensor(2.0)) * torch.sigmoid(torch.tensor(3.0))
+    torch.testing.assert_close(found.scores, expected[None])
+    # The anchor at the centre of cell (row 1, col 2) of the 8-px grid, in input pixels.
+    torch.testing.assert_close(found.boxes_xyxy, torch.tensor(
+        [[20 - 0.15 * 16, 12 - 0.73 * 16, 20 + 0.15 * 16, 12 + 0.73 * 16]]))
+
+
+def test_original_sizes_and_limits():
+    outputs = _outputs(3, batch=2)
+    squashed = detect(outputs, ANCHORS, 32, confidence_threshold=0.01)
+    original = detect(outputs, ANCHORS, 32, confidence_threshold=0.01,
+                      original_sizes=[(100, 40), (64, 32)])
+    scale = torch.tensor([100 / 32, 40 / 32, 100 / 32, 40 / 32])
+    torch.testing.assert_close(original[0].boxes_xyxy, squashed[0].boxes_xyxy * scale)
+    limited = detect(outputs, ANCHORS, 32, confidence_threshold=0.0, max_detections=3)
+    assert all(len(found) == 3 for found in limited)
+    assert all((found.scores[:-1] >= found.scores[1:]).all() for found in limited)
+
+
+def test_nothing_above_the_threshold():
+    outputs = [torch.full((2, 1, 4, 4, 15), -30.0), torch.full((2, 1, 8, 8, 15), -30.0)]
+    found = detect(outputs, ANCHORS, 32, confidence_threshold=0.5)
+    assert [len(f) for f in found] == [0, 0] and found[0].boxes_xyxy.shape == (0, 4)
