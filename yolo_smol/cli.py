@@ -11,6 +11,7 @@ from yolo_smol.checkpoint import CheckpointError
 from yolo_smol.config import ConfigError
 from yolo_smol.data import DataError
 from yolo_smol.sources import DataSourceError
+from yolo_smol.train import TrainConfigError
 
 __all__ = ["main", "build_parser"]
 
@@ -22,7 +23,7 @@ class UsageError(ValueError):
 
 # Errors a user can cause and fix; they get one line and exit status 2, never a traceback.
 USER_ERRORS = (ConfigError, CheckpointError, DataError, DataSourceError, AnchorError,
-               UsageError)
+               UsageError, TrainConfigError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +91,99 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--save_dir", default="runs/eval",
                           help="where metrics.json and the plots go (default: runs/eval)")
     evaluate.set_defaults(handler=_run_eval)
+
+    _add_train_parser(commands)
     return parser
+
+
+def _boolean(text: str) -> bool:
+    """``--data_augment``, ``--data_augment True`` and ``--data_augment 0`` all work."""
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _add_train_parser(commands) -> None:
+    from yolo_smol.train import TrainConfig
+
+    defaults = TrainConfig()
+    train = commands.add_parser("train", help="train a model; checkpoints, metrics and plots "
+                                              "go to --save_dir")
+    train.add_argument("--model_config", default="smol",
+                       help="a JSON config file or a built-in name (default: smol)")
+    train.add_argument("--image_size", type=_whole, default=None,
+                       help="input size in pixels (default: the config's)")
+    # Numbers are checked by TrainConfig.validate, so every bad value gets the same message.
+    train.add_argument("--batch_size", type=_whole, default=defaults.batch_size)
+    train.add_argument("--num_epochs", type=_whole, default=defaults.num_epochs)
+    train.add_argument("--lr", type=_number, default=defaults.lr, help="peak learning rate")
+    train.add_argument("--weight_decay", type=_number, default=defaults.weight_decay)
+    train.add_argument("--data_augment", type=_boolean, nargs="?", const=True,
+                       default=defaults.data_augment,
+                       help="colour jitter, zoom and shift (default: on; --data_augment "
+                            "False turns it off)")
+    train.add_argument("--augment_prob", type=_number, default=defaults.augment_prob,
+                       help="probability that an image is augmented (default: 0.5)")
+    train.add_argument("--eval_every", type=_whole, default=defaults.eval_every,
+                       help="evaluate on the test split every this many epochs")
+    train.add_argument("--checkpoint_epoch", type=_whole, default=defaults.checkpoint_epoch,
+                       help="keep a checkpoint every this many epochs (last.pt: every epoch)")
+    train.add_argument("--save_dir", default=defaults.save_dir)
+    train.add_argument("--dataset", default=defaults.dataset,
+                       help="synthetic (default), svhn, or a path (see yolo-smol data)")
+    train.add_argument("--num_train", type=_whole, default=None,
+                       help="train on the first this many images (default: all)")
+    train.add_argument("--num_test", type=_whole, default=None,
+                       help="evaluate on the first this many test images (default: all)")
+    train.add_argument("--device", default=defaults.device, help="auto, cpu, cuda or mps")
+    train.add_argument("--seed", type=_whole, default=defaults.seed)
+    train.add_argument("--workers", type=_whole, default=None,
+                       help="processes that prepare the images (default: up to 4)")
+    train.add_argument("--box_loss", default=defaults.box_loss, choices=("sse", "giou"))
+    train.add_argument("--no_ema", action="store_true",
+                       help="evaluate the raw weights instead of their moving average")
+    train.add_argument("--resume", default=None, metavar="SAVE_DIR",
+                       help="continue the run saved in SAVE_DIR (its settings are used; "
+                            "--num_epochs may raise the total)")
+    train.set_defaults(handler=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    from yolo_smol.config import load_config
+    from yolo_smol.train import TrainConfig, run_training
+
+    config = TrainConfig(
+        batch_size=args.batch_size, num_epochs=args.num_epochs, lr=args.lr,
+        weight_decay=args.weight_decay, data_augment=args.data_augment,
+        augment_prob=args.augment_prob, eval_every=args.eval_every,
+        checkpoint_epoch=args.checkpoint_epoch, save_dir=args.save_dir,
+        image_size=args.image_size, dataset=args.dataset, num_train=args.num_train,
+        num_test=args.num_test, device=args.device, seed=args.seed, workers=args.workers,
+        box_loss=args.box_loss, ema=not args.no_ema)
+    model_config = None if args.resume else load_config(args.model_config)
+    if model_config is not None:
+        config.validate()
+        if args.image_size is not None:
+            model_config = model_config.replace(image_size=args.image_size)
+    result = run_training(model_config, config, resume=args.resume)
+    print(f"done: best mAP@0.5:0.95 {result.best_map:.4f}; weights in {result.save_dir}")
 
 
 def _probability(text: str) -> float:
@@ -274,6 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"yolo-smol {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"yolo-smol {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -353,7 +353,9 @@ def make_synthetic(num_images: int, seed: int = 0, split: str = "train",
     ranges = [(seed, split, start, min(start + chunk, num_images))
               for start in range(0, num_images, chunk)]
     if num_proc > 1 and len(ranges) > 1:
-        with multiprocessing.get_context("spawn").Pool(num_proc) as pool:
+        # The platform's default start method: fork on Linux, which needs no import guard
+        # in the caller's script; the workers only use NumPy and Pillow.
+        with multiprocessing.Pool(num_proc) as pool:
             parts = pool.starmap(_render_range, ranges)
     else:
         parts = [_render_range(*arguments) for arguments in ranges]

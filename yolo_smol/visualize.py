@@ -79,3 +79,89 @@ def plot_confusion_matrix(matrix, title: str = "confusion matrix") -> Figure:
     figure.colorbar(image, ax=ax, fraction=0.046)
     figure.tight_layout()
     return figure
+
+
+def save_training_curves(history: list[dict], path: str | Path) -> None:
+    """Loss terms, learning rate, and mAP / whole-number accuracy against epochs."""
+    figure, (losses, rate, scores) = plt.subplots(1, 3, figsize=(14, 3.6))
+    epochs = [row["epoch"] for row in history]
+    for name in ("box", "objectness", "class", "total"):
+        losses.plot(epochs, [row[name] for row in history], label=name)
+    losses.set(xlabel="epoch", ylabel="loss per image", yscale="log", title="training loss")
+    losses.legend(fontsize=8)
+    rate.plot(epochs, [row["lr"] for row in history])
+    rate.set(xlabel="epoch", ylabel="learning rate (end of epoch)", title="learning rate")
+    evaluated = [row for row in history if "map" in row]
+    for key, label in (("map50", "mAP@0.5"), ("map", "mAP@0.5:0.95"),
+                       ("whole_number_accuracy", "whole-number accuracy")):
+        scores.plot([row["epoch"] for row in evaluated], [row[key] for row in evaluated],
+                    marker="o", label=label)
+    scores.set(xlabel="epoch", ylim=(0, 1), title="test split")
+    scores.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_detections(images, detections, truths=None, columns: int = 8) -> Figure:
+    """Images ``(B, 3, S, S)`` uint8 with their detections (red) and true boxes (green).
+
+    Each title is the number read from the detections, and the true number after a slash
+    when ``truths`` are given.
+    """
+    from yolo_smol.metrics import read_number
+
+    count = len(images)
+    rows = max(1, -(-count // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(1.7 * columns, 1.9 * rows),
+                                squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for index, ax in enumerate(axes.flat[:count]):
+        ax.imshow(images[index].permute(1, 2, 0).numpy())
+        found = detections[index]
+        title = read_number(found.boxes_xyxy, found.labels) or "-"
+        if truths is not None:
+            truth = truths[index]
+            true_number = read_number(truth.boxes_xyxy, truth.labels)
+            for x0, y0, x1, y1 in truth.boxes_xyxy.tolist():
+                ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                                       edgecolor="lime", linewidth=0.8))
+            title += f" / {true_number}"
+            ax.set_title(title, fontsize=8, color="black" if title.split(" / ")[0]
+                         == true_number else "red")
+        else:
+            ax.set_title(title, fontsize=8)
+        for x0, y0, x1, y1 in found.boxes_xyxy.tolist():
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                                   edgecolor="red", linewidth=0.8, linestyle="--"))
+    figure.tight_layout()
+    return figure
+
+
+def save_detection_grid(model, data, path: str | Path, confidence_threshold: float = 0.25,
+                        device="cpu", count: int = 24) -> None:
+    """Detections of ``model`` on the first ``count`` images of prepared ``data``."""
+    import torch
+
+    from yolo_smol.boxes import cxcywh_to_xyxy
+    from yolo_smol.metrics import GroundTruth
+    from yolo_smol.postprocess import detect
+
+    count = min(count, len(data))
+    images, _ = data.batch(torch.arange(count))
+    size = images.shape[-1]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        outputs = model(images.to(device).float() / 255)
+    model.train(was_training)
+    found = detect([output.float().cpu() for output in outputs], model.anchors.cpu(), size,
+                   confidence_threshold)
+    truths = []
+    for index in range(count):
+        _, boxes, labels = data[index]
+        truths.append(GroundTruth(cxcywh_to_xyxy(boxes) * size, labels))
+    figure = plot_detections(images, found, truths)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

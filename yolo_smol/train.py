@@ -1,0 +1,369 @@
+"""The training loop: AdamW, warm-up and cosine decay, EMA, gradient clipping, checkpoints.
+
+``train`` is a plain function over prepared tensors; ``run_training`` adds what a command
+line run needs around it (loading and preparing the data, resuming). Everything random is
+drawn from generators seeded by ``(seed, epoch)``, so on a CPU a run is exactly
+reproducible, and a run stopped and resumed ends with the same weights as one that was not.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from yolo_smol.augment import AugmentConfig, augment_batch
+from yolo_smol.checkpoint import FORMAT_VERSION, read_checkpoint
+from yolo_smol.config import ModelConfig, load_config
+from yolo_smol.data import PreparedData, iterate_batches
+from yolo_smol.device import choose_device
+from yolo_smol.ema import ModelEMA
+from yolo_smol.evaluate import evaluate
+from yolo_smol.loss import LossConfig, yolo_loss
+from yolo_smol.model import YoloSmol
+from yolo_smol.schedule import learning_rate
+
+__all__ = ["TrainConfig", "TrainConfigError", "TrainResult", "train", "run_training",
+           "parameter_groups"]
+
+LOSS_TERMS = ("box", "objectness", "class", "total")
+CSV_COLUMNS = ("epoch", "lr", *LOSS_TERMS, "images_per_s", "seconds", "map50", "map",
+               "whole_number_accuracy")
+
+
+class TrainConfigError(ValueError):
+    """Training settings that cannot work; says which one and what to use instead."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (the seed's flags, and a few more). Saved in every checkpoint.
+
+    ``image_size`` overrides the model config's when set. ``num_train`` and ``num_test``
+    limit the images used (all when None). ``eval_every`` and ``checkpoint_epoch`` are in
+    epochs; ``last.pt`` is written after every epoch regardless.
+    """
+
+    batch_size: int = 256
+    num_epochs: int = 50
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 2.0
+    final_lr_fraction: float = 0.05
+    data_augment: bool = True
+    augment_prob: float = 0.5
+    eval_every: int = 5
+    checkpoint_epoch: int = 10
+    ema: bool = True
+    ema_decay: float = 0.999
+    grad_clip: float = 10.0
+    box_loss: str = "sse"
+    image_size: int | None = None
+    dataset: str = "synthetic"
+    num_train: int | None = None
+    num_test: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    workers: int | None = None
+    save_dir: str = "runs/train"
+    detection_threshold: float = 0.25
+
+    def validate(self) -> TrainConfig:
+        """Check every setting; raise :class:`TrainConfigError` naming the first bad one."""
+        for name in ("batch_size", "num_epochs", "eval_every", "checkpoint_epoch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TrainConfigError(f"--{name}: {value!r} must be a whole number >= 1")
+        for name in ("lr", "weight_decay", "warmup_epochs", "grad_clip", "ema_decay",
+                     "augment_prob", "final_lr_fraction", "detection_threshold"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise TrainConfigError(f"--{name}: {value!r} must be a finite number >= 0")
+        if self.lr == 0:
+            raise TrainConfigError("--lr: 0 would not train; use e.g. 3e-3")
+        for name in ("augment_prob", "ema_decay", "final_lr_fraction", "detection_threshold"):
+            if getattr(self, name) > 1:
+                raise TrainConfigError(f"--{name}: {getattr(self, name)} must be at most 1")
+        for name in ("num_train", "num_test", "workers"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise TrainConfigError(f"--{name}: {value!r} must be a whole number >= 1")
+        if self.box_loss not in ("sse", "giou"):
+            raise TrainConfigError(f"box_loss: {self.box_loss!r} must be 'sse' or 'giou'")
+        save_dir = Path(self.save_dir)
+        for parent in (save_dir, *save_dir.parents):
+            if parent.exists() and not parent.is_dir():
+                raise TrainConfigError(f"--save_dir {self.save_dir}: {parent} is a file; "
+                                       "give a folder path")
+        try:
+            choose_device(self.device)
+        except ValueError as error:
+            raise TrainConfigError(f"--device: {error}") from None
+        return self
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run leaves: the model to use (EMA weights if enabled) and the per-epoch log."""
+
+    model: YoloSmol
+    history: list[dict]
+    best_map: float
+    save_dir: Path
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups: weight decay on conv weights only, none on BatchNorm and biases.
+
+    Decaying a BatchNorm scale or a bias towards zero only fights the normalisation; the
+    usual practice (and YOLOv5's) exempts them.
+    """
+    decayed, exempt = [], []
+    for module in model.modules():
+        for name, parameter in module.named_parameters(recurse=False):
+            is_conv_weight = name == "weight" and isinstance(module, torch.nn.Conv2d)
+            (decayed if is_conv_weight else exempt).append(parameter)
+    return [{"params": decayed, "weight_decay": weight_decay},
+            {"params": exempt, "weight_decay": 0.0}]
+
+
+class _Run:
+    """The mutable state of one training run, saved to and restored from checkpoints."""
+
+    def __init__(self, model_config: ModelConfig, config: TrainConfig,
+                 steps_per_epoch: int, device: torch.device):
+        torch.manual_seed(config.seed)
+        self.model = YoloSmol(model_config).to(device)
+        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config.weight_decay),
+                                           lr=config.lr)
+        self.ema = ModelEMA(self.model, config.ema_decay) if config.ema else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimizer steps taken
+        self.best_map = -1.0
+        self.history: list[dict] = []
+        self.steps_per_epoch = steps_per_epoch
+
+    def inference_model(self) -> YoloSmol:
+        return self.ema.model if self.ema is not None else self.model
+
+    def state(self, model_config: ModelConfig, config: TrainConfig) -> dict:
+        return {"format_version": FORMAT_VERSION, "model_config": model_config.to_dict(),
+                "train_config": asdict(config),
+                "model": self.inference_model().state_dict(),
+                "training": {"model": self.model.state_dict(),
+                             "optimizer": self.optimizer.state_dict(),
+                             "ema": self.ema.state_dict() if self.ema else None,
+                             "scaler": self.scaler.state_dict(), "epoch": self.epoch,
+                             "step": self.step, "best_map": self.best_map,
+                             "history": self.history,
+                             "rng": torch.get_rng_state()}}
+
+    def restore(self, payload: dict) -> None:
+        training = payload["training"]
+        self.model.load_state_dict(training["model"])
+        self.optimizer.load_state_dict(training["optimizer"])
+        if self.ema is not None and training["ema"] is not None:
+            self.ema.load_state_dict(training["ema"])
+        self.scaler.load_state_dict(training["scaler"])
+        self.epoch, self.step = training["epoch"], training["step"]
+        self.best_map, self.history = training["best_map"], list(training["history"])
+        torch.set_rng_state(training["rng"])
+
+
+def _save(path: Path, state: dict) -> None:
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    partial.replace(path)  # never a half-written checkpoint where a good one was
+
+
+def _train_epoch(run: _Run, data: PreparedData, config: TrainConfig, loss_config: LossConfig,
+                 device: torch.device, total_steps: int) -> dict:
+    run.model.train()
+    # Shuffling and augmentation depend on (seed, epoch) only: a resumed run redraws them.
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + run.epoch)
+    augment = AugmentConfig(prob=config.augment_prob)
+    warmup = round(config.warmup_epochs * run.steps_per_epoch)
+    sums = dict.fromkeys(LOSS_TERMS, 0.0)
+    seen, start = 0, time.perf_counter()
+    bar = tqdm(total=run.steps_per_epoch, desc=f"epoch {run.epoch + 1}/{config.num_epochs}",
+               leave=False, dynamic_ncols=True)
+    for images, targets in iterate_batches(data, config.batch_size, generator=generator,
+                                           drop_last=True):
+        if config.data_augment:
+            images, targets = augment_batch(images, targets, augment, generator)
+        inputs = images.to(device, non_blocking=True).float().div_(255)
+        if device.type == "cuda":
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        rate = learning_rate(run.step, total_steps, warmup, config.lr,
+                             config.final_lr_fraction)
+        for group in run.optimizer.param_groups:
+            group["lr"] = rate
+        with torch.autocast(device.type, enabled=device.type == "cuda"):
+            outputs = run.model(inputs)
+        loss = yolo_loss([output.float() for output in outputs], targets.to(device),
+                         run.model.anchors, loss_config)
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss["total"]).backward()
+        run.scaler.unscale_(run.optimizer)
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        if run.ema is not None:
+            run.ema.update(run.model)
+        run.step += 1
+        seen += len(images)
+        for name in LOSS_TERMS:
+            sums[name] += loss[name].item() * len(images)
+        bar.set_postfix({name[:3]: f"{sums[name] / seen:.3f}" for name in LOSS_TERMS}
+                        | {"img/s": f"{seen / (time.perf_counter() - start):.0f}"})
+        bar.update()
+    bar.close()
+    seconds = time.perf_counter() - start
+    return {"lr": rate if seen else config.lr, **{name: sums[name] / max(seen, 1)
+                                                   for name in LOSS_TERMS},
+            "images_per_s": seen / max(seconds, 1e-9), "seconds": seconds}
+
+
+def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedData,
+          test_data: PreparedData | None = None, resume_from: dict | None = None,
+          ) -> TrainResult:
+    """Train a model and write everything a run leaves into ``config.save_dir``.
+
+    Args:
+        model_config: the model to build (``config.image_size`` must already be applied).
+        config: validated training settings.
+        train_data, test_data: prepared at the model's image size; ``test_data`` is scored
+            every ``eval_every`` epochs and after the last.
+        resume_from: a checkpoint dict to continue from (see :func:`run_training`).
+
+    Raises:
+        KeyboardInterrupt: after writing ``last.pt``, so that ``--resume`` can continue.
+    """
+    config.validate()
+    device = choose_device(config.device)
+    save_dir = Path(config.save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    steps_per_epoch = len(train_data) // config.batch_size
+    if steps_per_epoch == 0:
+        raise TrainConfigError(f"--batch_size {config.batch_size} is larger than the "
+                               f"{len(train_data)} training images; lower it")
+    run = _Run(model_config, config, steps_per_epoch, device)
+    if resume_from is not None:
+        run.restore(resume_from)
+    (save_dir / "config.json").write_text(json.dumps(
+        {"model_config": model_config.to_dict(), "train_config": asdict(config)}, indent=2))
+    total_steps = steps_per_epoch * config.num_epochs
+    loss_config = LossConfig(box_loss=config.box_loss)
+    if resume_from is None:  # so that a stop in the first epoch can resume from the start
+        _save(save_dir / "last.pt", run.state(model_config, config))
+    try:
+        while run.epoch < config.num_epochs:
+            row = {"epoch": run.epoch + 1, **_train_epoch(run, train_data, config,
+                                                          loss_config, device, total_steps)}
+            run.epoch += 1
+            if test_data is not None and (run.epoch % config.eval_every == 0
+                                          or run.epoch == config.num_epochs):
+                row |= _evaluate(run, test_data, config, device, save_dir)
+            run.history.append(row)
+            _report(row, config)
+            _write_log(run.history, save_dir)
+            state = run.state(model_config, config)
+            _save(save_dir / "last.pt", state)
+            if run.epoch % config.checkpoint_epoch == 0:
+                _save(save_dir / f"epoch_{run.epoch:03d}.pt", state)
+            if row.get("map", -1.0) > run.best_map:
+                run.best_map = row["map"]
+                _save(save_dir / "best.pt", run.state(model_config, config))
+    except KeyboardInterrupt:
+        # last.pt already holds the last completed epoch; the one in progress is lost.
+        tqdm.write(f"interrupted in epoch {run.epoch + 1}: {save_dir / 'last.pt'} holds "
+                   f"epoch {run.epoch}; continue with --resume {save_dir}")
+        raise
+    except Exception:
+        tqdm.write(f"stopped by an error in epoch {run.epoch + 1}: {save_dir / 'last.pt'} "
+                   f"holds epoch {run.epoch}; after fixing it, continue with --resume "
+                   f"{save_dir}")
+        raise
+    return TrainResult(run.inference_model(), run.history, run.best_map, save_dir)
+
+
+def _evaluate(run: _Run, test_data: PreparedData, config: TrainConfig,
+              device: torch.device, save_dir: Path) -> dict:
+    from yolo_smol.visualize import save_detection_grid
+
+    model = run.inference_model()
+    result = evaluate(model, test_data, config.detection_threshold, device=device)
+    save_detection_grid(model, test_data, save_dir / f"detections_epoch_{run.epoch:03d}.png",
+                        config.detection_threshold, device)
+    run.model.train()
+    return {"map50": result.metrics.ap50, "map": result.metrics.map,
+            "whole_number_accuracy": result.whole_number_accuracy}
+
+
+def _report(row: dict, config: TrainConfig) -> None:
+    text = (f"epoch {row['epoch']}/{config.num_epochs}  loss {row['total']:.3f} (box "
+            f"{row['box']:.3f}, obj {row['objectness']:.3f}, cls {row['class']:.3f})  "
+            f"lr {row['lr']:.2e}  {row['images_per_s']:.0f} img/s")
+    if "map" in row:
+        text += (f"  mAP@0.5 {row['map50']:.3f}  mAP@0.5:0.95 {row['map']:.3f}  "
+                 f"whole-number {row['whole_number_accuracy']:.3f}")
+    tqdm.write(text)
+
+
+def _write_log(history: list[dict], save_dir: Path) -> None:
+    with (save_dir / "metrics.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for row in history:
+            writer.writerow({key: (f"{value:.6g}" if isinstance(value, float) else value)
+                             for key, value in row.items()})
+    from yolo_smol.visualize import save_training_curves
+
+    save_training_curves(history, save_dir / "training_curves.png")
+
+
+def run_training(model_config: ModelConfig | str | None, config: TrainConfig,
+                 resume: str | Path | None = None) -> TrainResult:
+    """Everything ``yolo-smol train`` does: check, load and prepare data, train.
+
+    With ``resume`` (a save_dir or a checkpoint file), the model config and every training
+    setting come from the checkpoint, except ``num_epochs``, which may be raised.
+    """
+    from yolo_smol.data import prepare
+    from yolo_smol.sources import load_dataset_source
+
+    payload = None
+    if resume is not None:
+        path = Path(resume)
+        payload = read_checkpoint(path / "last.pt" if path.is_dir() else path)
+        if "training" not in payload:
+            raise TrainConfigError(f"--resume {resume}: holds weights only, no training "
+                                   "state; resume from a save_dir of yolo-smol train")
+        saved = TrainConfig.from_dict(payload["train_config"])
+        config = replace(saved, num_epochs=max(config.num_epochs, saved.num_epochs),
+                         save_dir=str(path if path.is_dir() else path.parent))
+        model_config = load_config(payload["model_config"])
+    config.validate()
+    model_config = load_config(model_config or "smol")
+    if config.image_size is not None and config.image_size != model_config.image_size:
+        model_config = model_config.replace(image_size=config.image_size)
+    train_set = load_dataset_source(config.dataset, "train", config.num_train, config.seed)
+    if not any(len(digits["label"]) for digits in train_set["digits"]):
+        raise TrainConfigError(f"--dataset {config.dataset}: the training split has no boxes "
+                               "to learn from; check its annotations")
+    test_set = load_dataset_source(config.dataset, "test", config.num_test, config.seed)
+    train_data = prepare(train_set, model_config.image_size, config.workers)
+    test_data = prepare(test_set, model_config.image_size, config.workers)
+    return train(model_config, config, train_data, test_data, payload)
