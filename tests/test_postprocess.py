@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torchvision
 
@@ -57,3 +58,19 @@ def test_nothing_above_the_threshold():
     outputs = [torch.full((2, 1, 4, 4, 15), -30.0), torch.full((2, 1, 8, 8, 15), -30.0)]
     found = detect(outputs, ANCHORS, 32, confidence_threshold=0.5)
     assert [len(f) for f in found] == [0, 0] and found[0].boxes_xyxy.shape == (0, 4)
+
+
+def test_one_digit_per_place_drops_a_second_class_on_the_same_digit():
+    from yolo_smol.metrics import GroundTruth, whole_number_accuracy
+    from yolo_smol.postprocess import Detections, one_digit_per_place
+
+    boxes = torch.tensor([[2.0, 0, 10, 30], [2.5, 0, 10.5, 30],  # one digit, read as 1 and 7
+                          [9.0, 0, 17, 30],                      # its neighbour, overlapping
+                          [20.0, 0, 28, 30]])                    # below the threshold
+    found = Detections(boxes, torch.tensor([0.9, 0.6, 0.8, 0.1]), torch.tensor([1, 7, 2, 5]))
+    kept = one_digit_per_place([found], confidence_threshold=0.25, overlap_threshold=0.3)[0]
+    assert kept.labels.tolist() == [1, 2] and kept.scores.tolist() == pytest.approx([0.9, 0.8])
+    truth = GroundTruth(boxes[[0, 2]], torch.tensor([1, 2]))
+    assert whole_number_accuracy([found], [truth]) == 1.0
+    assert whole_number_accuracy([found], [truth], overlap_threshold=None) == 0.0  # "172"
+    assert one_digit_per_place([]) == []

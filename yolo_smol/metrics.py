@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from yolo_smol.postprocess import Detections
+from yolo_smol.postprocess import Detections, one_digit_per_place
 
 __all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "GroundTruth", "DetectionMetrics",
            "mean_average_precision", "read_number", "whole_number_accuracy",
@@ -247,15 +247,19 @@ def _read_all(image: np.ndarray, centre_x: np.ndarray, labels: np.ndarray, num_i
 
 
 def whole_number_accuracy(detections: list[Detections], truths: list[GroundTruth],
-                          confidence_threshold: float = 0.25) -> float:
-    """Share of images whose detections above the threshold read exactly the true number.
+                          confidence_threshold: float = 0.25,
+                          overlap_threshold: float | None = 0.3) -> float:
+    """Share of images whose detections read exactly the true number.
 
     The classic SVHN measure: one wrong, missing or extra digit makes the image wrong.
-    Digits are read left to right by box centre (:func:`read_number`, for all images at
-    once).
+    The number is read from the detections above ``confidence_threshold``, one per place
+    (:func:`yolo_smol.postprocess.one_digit_per_place`, unless ``overlap_threshold`` is
+    None), left to right by box centre (:func:`read_number`, for all images at once).
     """
     if not truths:
         return float("nan")
+    if overlap_threshold is not None:
+        detections = one_digit_per_place(detections, confidence_threshold, overlap_threshold)
     image, boxes, scores, labels = _stack_detections(detections)
     keep = scores >= confidence_threshold
     image, boxes, labels = image[keep], boxes[keep], labels[keep]

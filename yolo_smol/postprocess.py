@@ -17,7 +17,7 @@ from yolo_smol.boxes import cxcywh_to_xyxy
 from yolo_smol.decode import decode_boxes
 from yolo_smol.nms import dense_batched_nms
 
-__all__ = ["Detections", "flatten_predictions", "detect"]
+__all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,36 @@ def detect(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: int,
                 ) / image_size
             results.append(Detections(image_boxes, image_scores, image_labels))
         return results
+
+
+def one_digit_per_place(detections: list[Detections], confidence_threshold: float = 0.25,
+                        overlap_threshold: float = 0.3) -> list[Detections]:
+    """The detections a house number is read from: above the threshold, one per place.
+
+    Class-aware NMS keeps a "1" and a "7" found on the same digit, since they are different
+    classes. A house number has one digit in each place, so for reading, overlapping
+    detections of any classes are duplicates and only the most confident is kept. Digits
+    of a number overlap each other only a little (SVHN's neighbours overlap by a few per
+    cent of their height), far below ``overlap_threshold``.
+    """
+    if not detections:
+        return []
+    counts = [int((found.scores >= confidence_threshold).sum()) for found in detections]
+    width = max(max(counts), 1)
+    boxes = torch.zeros(len(detections), width, 4)
+    scores = torch.zeros(len(detections), width)
+    valid = torch.zeros(len(detections), width, dtype=torch.bool)
+    for index, found in enumerate(detections):  # pad each image's few detections
+        keep = found.scores >= confidence_threshold
+        boxes[index, :counts[index]] = found.boxes_xyxy[keep].float()
+        scores[index, :counts[index]] = found.scores[keep].float()
+        valid[index, :counts[index]] = True
+    labels = torch.zeros(len(detections), width, dtype=torch.long)  # every class as one
+    kept = dense_batched_nms(boxes, scores, labels, valid, overlap_threshold)
+    results = []
+    for index, found in enumerate(detections):
+        keep = found.scores >= confidence_threshold
+        mine = kept[index, :counts[index]]
+        results.append(Detections(found.boxes_xyxy[keep][mine], found.scores[keep][mine],
+                                  found.labels[keep][mine]))
+    return results

@@ -1,0 +1,90 @@
+"""A model card for shipped weights: how they were made and how well they do."""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import shutil
+from pathlib import Path
+
+import torch
+
+from yolo_smol.checkpoint import read_checkpoint
+
+__all__ = ["write_model_card"]
+
+
+def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str,
+                     seconds: float) -> dict:
+    """Copy ``run_dir/best.pt`` to ``weights_path`` (weights only) and write its card.
+
+    The card (``weights_path`` with ``.json``) holds the command that trained the weights,
+    the data, the epochs, the wall time, the machine and the final test metrics; the run's
+    ``metrics.csv`` is copied beside it, for the training chapter's curves.
+    """
+    run_dir, weights_path = Path(run_dir), Path(weights_path)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    best = read_checkpoint(run_dir / "best.pt")
+    # Inference weights and configs only: the optimizer state would triple the file.
+    torch.save({key: best[key] for key in ("format_version", "model_config", "model",
+                                           "train_config")}, weights_path)
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    evaluated = [row for row in rows if row["map"]]
+    best_row = max(evaluated, key=lambda row: float(row["map"]))
+    train_config = best["train_config"]
+    final = _score(weights_path, train_config)
+    card = {
+        "weights": weights_path.name,
+        "command": command,
+        "model_config": best["model_config"],
+        "data": {"dataset": train_config["dataset"], "train_images": train_config["num_train"]
+                 or "all (33,402)", "test_images": train_config["num_test"] or "all (13,068)",
+                 "seed": train_config["seed"]},
+        "training": {key: train_config[key] for key in (
+            "num_epochs", "batch_size", "lr", "weight_decay", "data_augment", "augment_prob",
+            "ema", "box_loss")},
+        "wall_time_minutes": round(seconds / 60, 1),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, CPU only",
+        "epoch_of_these_weights": int(best_row["epoch"]),
+        "test_split": f"{train_config['dataset']} test, {final.num_images:,} images",
+        "test_metrics": {"mAP@0.5": round(final.metrics.ap50, 4),
+                         "mAP@0.5:0.95": round(final.metrics.map, 4),
+                         "whole_number_accuracy": round(final.whole_number_accuracy, 4),
+                         "AP@0.5:0.95 per digit": [round(ap, 4) for ap in
+                                                   final.metrics.per_class_ap]},
+    }
+    weights_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    shutil.copy(run_dir / "metrics.csv", weights_path.with_suffix(".metrics.csv"))
+    return card
+
+
+def _score(weights_path: Path, train_config: dict):
+    """The shipped weights scored afresh on the whole test split, as ``yolo-smol eval``."""
+    from yolo_smol.checkpoint import load_model
+    from yolo_smol.data import prepare
+    from yolo_smol.evaluate import evaluate
+    from yolo_smol.sources import load_dataset_source
+
+    model = load_model(weights_path)
+    test = load_dataset_source(train_config["dataset"], "test", seed=train_config["seed"])
+    return evaluate(model, prepare(test, model.config.image_size),
+                    train_config["detection_threshold"])
+
+
+def main() -> None:
+    """``python -m yolo_smol.model_card RUN_DIR WEIGHTS --command ... --seconds ...``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=write_model_card.__doc__.splitlines()[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("weights")
+    parser.add_argument("--command", required=True)
+    parser.add_argument("--seconds", type=float, required=True)
+    args = parser.parse_args()
+    card = write_model_card(args.run_dir, args.weights, args.command, args.seconds)
+    print(json.dumps(card["test_metrics"]))
+
+
+if __name__ == "__main__":
+    main()
