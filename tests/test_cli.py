@@ -141,3 +141,33 @@ def test_eval_bad_settings_exit_2(tmp_path, capsys):
     assert "no such weights file" in capsys.readouterr().err
     assert main(["eval", "--device", "tpu", "--save_dir", str(tmp_path / "e")]) == 2
     assert "--device" in capsys.readouterr().err
+
+
+def test_train_refuses_a_dataset_without_boxes(tmp_path, capsys):
+    from tests.fixtures_data import png_bytes
+
+    (tmp_path / "a.png").write_bytes(png_bytes(60, 30))
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"file": "a.png", "bbox": [], "label": []}\n' * 3)
+    assert main(["train", "--dataset", str(labels), "--save_dir", str(tmp_path / "run"),
+                 "--device", "cpu"]) == 2
+    assert "has no boxes to learn from" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_train_bad_settings_exit_2_before_any_work(tmp_path, capsys):
+    for arguments, message in ((["--batch_size", "0"], "--batch_size: 0"),
+                               (["--lr", "nan"], "--lr: nan"),
+                               (["--save_dir", str(tmp_path / "f" / "run")], "is a file")):
+        (tmp_path / "f").write_text("x")
+        assert main(["train", *arguments]) == 2, arguments
+        assert message in capsys.readouterr().err
+
+
+def test_data_augment_takes_a_value_or_none():
+    from yolo_smol.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["train", "--data_augment"]).data_augment is True
+    assert parser.parse_args(["train", "--data_augment", "False"]).data_augment is False
+    assert parser.parse_args(["train", "--data_augment", "1"]).data_augment is True

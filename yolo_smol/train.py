@@ -366,4 +366,8 @@ def run_training(model_config: ModelConfig | str | None, config: TrainConfig,
     test_set = load_dataset_source(config.dataset, "test", config.num_test, config.seed)
     train_data = prepare(train_set, model_config.image_size, config.workers)
     test_data = prepare(test_set, model_config.image_size, config.workers)
+    for name, data in (("train", train_data), ("test", test_data)):
+        if data.num_clipped or data.num_dropped:  # reported once per split, not per image
+            tqdm.write(f"{name} split: {data.num_clipped} boxes clipped to their image, "
+                       f"{data.num_dropped} smaller than a pixel dropped")
     return train(model_config, config, train_data, test_data, payload)

@@ -141,12 +141,13 @@ def plot_detections(images, detections, truths=None, columns: int = 8) -> Figure
 
 def save_detection_grid(model, data, path: str | Path, confidence_threshold: float = 0.25,
                         device="cpu", count: int = 24) -> None:
-    """Detections of ``model`` on the first ``count`` images of prepared ``data``."""
+    """Detections of ``model`` on the first ``count`` images of prepared ``data``, as read
+    (above the threshold, one digit per place)."""
     import torch
 
     from yolo_smol.boxes import cxcywh_to_xyxy
     from yolo_smol.metrics import GroundTruth
-    from yolo_smol.postprocess import detect
+    from yolo_smol.postprocess import detect, one_digit_per_place
 
     count = min(count, len(data))
     images, _ = data.batch(torch.arange(count))
@@ -156,8 +157,9 @@ def save_detection_grid(model, data, path: str | Path, confidence_threshold: flo
     with torch.no_grad():
         outputs = model(images.to(device).float() / 255)
     model.train(was_training)
-    found = detect([output.float().cpu() for output in outputs], model.anchors.cpu(), size,
-                   confidence_threshold)
+    found = one_digit_per_place(detect([output.float().cpu() for output in outputs],
+                                       model.anchors.cpu(), size, confidence_threshold),
+                                confidence_threshold)
     truths = []
     for index in range(count):
         _, boxes, labels = data[index]
