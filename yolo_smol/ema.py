@@ -27,19 +27,18 @@ class ModelEMA:
             parameter.requires_grad_(False)
         self.decay = decay
         self.updates = 0
-        # Parameters are averaged; buffers (BatchNorm's running statistics, counters) copied.
-        self._averaged = {name for name, _ in self.model.named_parameters()}
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         decay = min(self.decay, self.updates / (self.updates + 10))
-        averaged = self.model.state_dict()
-        for name, value in model.state_dict().items():
-            if name in self._averaged:
-                averaged[name].mul_(decay).add_(value.detach(), alpha=1 - decay)
-            else:
-                averaged[name].copy_(value)
+        averaged = list(self.model.parameters())
+        current = [parameter.detach() for parameter in model.parameters()]
+        # Fused over all parameters: average = decay * average + (1 - decay) * current.
+        torch._foreach_mul_(averaged, decay)
+        torch._foreach_add_(averaged, current, alpha=1 - decay)
+        for mine, theirs in zip(self.model.buffers(), model.buffers(), strict=True):
+            mine.copy_(theirs)
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "updates": self.updates, "decay": self.decay}

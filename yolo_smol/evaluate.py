@@ -15,6 +15,7 @@ from yolo_smol.metrics import (
     GroundTruth,
     confusion_matrix,
     mean_average_precision,
+    stack_detections,
     whole_number_accuracy,
 )
 from yolo_smol.model import YoloSmol
@@ -114,6 +115,7 @@ def evaluate(model: YoloSmol, data: PreparedData, detection_threshold: float = 0
                                           iou_threshold, device)
     truths = _truths(data)
     start = time.perf_counter()
+    detections = stack_detections(detections)  # once, for all three measures
     metrics = mean_average_precision(detections, truths, model.config.num_classes)
     accuracy = whole_number_accuracy(detections, truths, detection_threshold)
     confusion = confusion_matrix(detections, truths, model.config.num_classes,

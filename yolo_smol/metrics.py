@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from yolo_smol.postprocess import Detections, one_digit_per_place
+from yolo_smol.nms import dense_batched_nms
+from yolo_smol.postprocess import Detections
 
 __all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "GroundTruth", "DetectionMetrics",
+           "StackedDetections", "stack_detections",
            "mean_average_precision", "read_number", "whole_number_accuracy",
            "confusion_matrix"]
 
@@ -97,16 +99,45 @@ class _Flat:
     gt_box: np.ndarray
 
 
-def _stack_detections(detections: list[Detections]) -> tuple[np.ndarray, ...]:
-    """``(image, boxes xywh, scores, labels)`` of every detection, one row each."""
-    counts = [len(found) for found in detections]
+@dataclass(frozen=True)
+class StackedDetections:
+    """Every detection of a list of images, one row each, rows grouped by image.
+
+    Attributes: ``image (D,)``, ``boxes_xyxy (D, 4)`` tensor, ``boxes (D, 4)`` xywh float64,
+    ``scores (D,)`` float64, ``labels (D,)`` int64, ``counts`` detections per image.
+    """
+
+    image: np.ndarray
+    boxes_xyxy: torch.Tensor
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    counts: np.ndarray
+
+    def select(self, keep: np.ndarray) -> StackedDetections:
+        return StackedDetections(self.image[keep], self.boxes_xyxy[torch.from_numpy(keep)],
+                                 self.boxes[keep], self.scores[keep], self.labels[keep],
+                                 np.bincount(self.image[keep], minlength=len(self.counts)))
+
+
+def stack_detections(detections: list[Detections] | StackedDetections) -> StackedDetections:
+    """Stack a list of per-image detections once, for metrics over the whole list."""
+    if isinstance(detections, StackedDetections):
+        return detections
+    counts = np.array([len(found) for found in detections], dtype=np.int64)
     image = np.repeat(np.arange(len(detections)), counts)
     if not image.size:
-        return image, np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64)
-    boxes = _xywh(torch.cat([found.boxes_xyxy.reshape(-1, 4) for found in detections]))
+        return StackedDetections(image, torch.zeros(0, 4), np.zeros((0, 4)), np.zeros(0),
+                                 np.zeros(0, dtype=np.int64), counts)
+    boxes_xyxy = torch.cat([found.boxes_xyxy.reshape(-1, 4) for found in detections])
     scores = torch.cat([found.scores for found in detections]).detach().cpu().double().numpy()
     labels = torch.cat([found.labels for found in detections]).cpu().numpy().astype(np.int64)
-    return image, boxes, scores, labels
+    return StackedDetections(image, boxes_xyxy, _xywh(boxes_xyxy), scores, labels, counts)
+
+
+def _stack_detections(detections) -> tuple[np.ndarray, ...]:
+    stacked = stack_detections(detections)
+    return stacked.image, stacked.boxes, stacked.scores, stacked.labels
 
 
 def _stack_truths(truths: list[GroundTruth]) -> tuple[np.ndarray, ...]:
@@ -164,19 +195,28 @@ def _match(flat: _Flat, chunk: int = 4096) -> np.ndarray:
         gt_valid[gt_slot, flat.gt_rank[gt_index]] = True
         dt_count = np.bincount(dt_slot, minlength=len(part))
         iou = _coco_iou(dt_box, gt_box)  # (g, D, G)
+        # Groups with the most detections first: rank r only needs the groups that have
+        # more than r detections, a prefix of this order.
+        busiest = np.argsort(-dt_count, kind="stable")
+        iou, gt_valid, dt_count = iou[busiest], gt_valid[busiest], dt_count[busiest]
         taken = np.zeros((len(part), len(IOU_THRESHOLDS), most_gt), dtype=bool)
         result = np.zeros((len(part), len(IOU_THRESHOLDS), most_dt), dtype=bool)
         order = np.arange(1, most_gt + 1)
         for rank in range(most_dt):  # greedy, in score order, for every group at once
-            overlap = iou[:, rank, None, :]  # (g, 1, G)
-            candidate = ~taken & gt_valid[:, None, :] & (overlap >= thresholds)  # (g, T, G)
+            active = int(np.searchsorted(-dt_count, -rank, side="left"))  # count > rank
+            overlap = iou[:active, rank, None, :]  # (a, 1, G)
+            candidate = (~taken[:active] & gt_valid[:active, None, :]
+                         & (overlap >= thresholds))  # (a, T, G)
             best = np.where(candidate, overlap, -1.0).max(axis=2, keepdims=True)
             # The last of the best on ties, as COCOeval's loop keeps it.
             choice = np.argmax(np.where(candidate & (overlap == best), order, 0), axis=2)
-            hit = candidate.any(axis=2) & (rank < dt_count)[:, None]  # (g, T)
+            hit = candidate.any(axis=2)  # (a, T)
             groups_hit, thresholds_hit = np.nonzero(hit)
             taken[groups_hit, thresholds_hit, choice[groups_hit, thresholds_hit]] = True
-            result[:, :, rank] = hit
+            result[:active, :, rank] = hit
+        unsorted = np.empty_like(result)
+        unsorted[busiest] = result
+        result = unsorted
         matched[:, dt_index] = result[dt_slot, :, flat.dt_rank[dt_index]].T
     return matched
 
@@ -209,7 +249,8 @@ def _mean(values: np.ndarray) -> float:
     return float(valid.mean()) if valid.size else float("nan")
 
 
-def mean_average_precision(detections: list[Detections], truths: list[GroundTruth],
+def mean_average_precision(detections: list[Detections] | StackedDetections,
+                           truths: list[GroundTruth],
                            num_classes: int = 10, max_detections: int = 100,
                            ) -> DetectionMetrics:
     """COCO-style mAP of ``detections`` against ``truths`` (one entry per image, same order).
@@ -246,7 +287,25 @@ def _read_all(image: np.ndarray, centre_x: np.ndarray, labels: np.ndarray, num_i
     return table
 
 
-def whole_number_accuracy(detections: list[Detections], truths: list[GroundTruth],
+def _one_per_place(stacked: StackedDetections, overlap_threshold: float) -> np.ndarray:
+    """``(D,)`` bool: :func:`one_digit_per_place` on stacked detections (already thresholded)."""
+    rank = _ranks(stacked.image)
+    width = max(int(stacked.counts.max(initial=0)), 1)
+    count = len(stacked.counts)
+    boxes = torch.zeros(count, width, 4)
+    scores = torch.zeros(count, width)
+    valid = torch.zeros(count, width, dtype=torch.bool)
+    image, rank_t = torch.from_numpy(stacked.image), torch.from_numpy(rank)
+    boxes[image, rank_t] = stacked.boxes_xyxy.float()
+    scores[image, rank_t] = torch.from_numpy(stacked.scores).float()
+    valid[image, rank_t] = True
+    kept = dense_batched_nms(boxes, scores, torch.zeros(count, width, dtype=torch.long), valid,
+                             overlap_threshold)
+    return kept[image, rank_t].numpy()
+
+
+def whole_number_accuracy(detections: list[Detections] | StackedDetections,
+                          truths: list[GroundTruth],
                           confidence_threshold: float = 0.25,
                           overlap_threshold: float | None = 0.3) -> float:
     """Share of images whose detections read exactly the true number.
@@ -258,11 +317,11 @@ def whole_number_accuracy(detections: list[Detections], truths: list[GroundTruth
     """
     if not truths:
         return float("nan")
+    stacked = stack_detections(detections)
+    stacked = stacked.select(stacked.scores >= confidence_threshold)
     if overlap_threshold is not None:
-        detections = one_digit_per_place(detections, confidence_threshold, overlap_threshold)
-    image, boxes, scores, labels = _stack_detections(detections)
-    keep = scores >= confidence_threshold
-    image, boxes, labels = image[keep], boxes[keep], labels[keep]
+        stacked = stacked.select(_one_per_place(stacked, overlap_threshold))
+    image, boxes, labels = stacked.image, stacked.boxes, stacked.labels
     true_image, true_boxes, true_labels = _stack_truths(truths)
     longest = max(np.bincount(image, minlength=1).max(initial=0),
                   np.bincount(true_image, minlength=1).max(initial=0))
@@ -272,7 +331,8 @@ def whole_number_accuracy(detections: list[Detections], truths: list[GroundTruth
     return float((predicted == actual).all(axis=1).mean())
 
 
-def confusion_matrix(detections: list[Detections], truths: list[GroundTruth],
+def confusion_matrix(detections: list[Detections] | StackedDetections,
+                     truths: list[GroundTruth],
                      num_classes: int = 10, confidence_threshold: float = 0.25,
                      iou_threshold: float = 0.5) -> np.ndarray:
     """``(C + 1, C + 1)`` counts, rows predicted class, columns true class.
@@ -281,9 +341,9 @@ def confusion_matrix(detections: list[Detections], truths: list[GroundTruth],
     above ``iou_threshold``, highest IoU first, one to one. The last row counts true boxes
     nothing matched (missed); the last column, detections that matched nothing.
     """
-    image, boxes, scores, labels = _stack_detections(detections)
-    keep = scores >= confidence_threshold
-    image, boxes, labels = image[keep], boxes[keep], labels[keep]
+    stacked = stack_detections(detections)
+    stacked = stacked.select(stacked.scores >= confidence_threshold)
+    image, boxes, labels = stacked.image, stacked.boxes, stacked.labels
     true_image, true_boxes, true_labels = _stack_truths(truths)
     matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
     # Every (true box, detection) pair of the same image, padded per image.

@@ -121,22 +121,30 @@ def one_digit_per_place(detections: list[Detections], confidence_threshold: floa
     """
     if not detections:
         return []
-    counts = [int((found.scores >= confidence_threshold).sum()) for found in detections]
-    width = max(max(counts), 1)
-    boxes = torch.zeros(len(detections), width, 4)
-    scores = torch.zeros(len(detections), width)
+    counts = torch.tensor([len(found) for found in detections])
+    boxes = torch.cat([found.boxes_xyxy.reshape(-1, 4) for found in detections]).float()
+    scores = torch.cat([found.scores for found in detections]).float()
+    labels = torch.cat([found.labels for found in detections])
+    image = torch.repeat_interleave(torch.arange(len(detections)), counts)  # (D,)
+    candidates = (scores >= confidence_threshold).nonzero().flatten()  # (K,)
+    # Pad the candidates per image (rows are grouped by image) for the batched NMS.
+    per_image = torch.bincount(image[candidates], minlength=len(detections))
+    first = torch.cumsum(per_image, 0) - per_image
+    rank = torch.arange(len(candidates)) - first[image[candidates]]  # (K,)
+    width = max(int(per_image.max()) if len(candidates) else 0, 1)
+    padded_boxes = torch.zeros(len(detections), width, 4)
+    padded_scores = torch.zeros(len(detections), width)
     valid = torch.zeros(len(detections), width, dtype=torch.bool)
-    for index, found in enumerate(detections):  # pad each image's few detections
-        keep = found.scores >= confidence_threshold
-        boxes[index, :counts[index]] = found.boxes_xyxy[keep].float()
-        scores[index, :counts[index]] = found.scores[keep].float()
-        valid[index, :counts[index]] = True
-    labels = torch.zeros(len(detections), width, dtype=torch.long)  # every class as one
-    kept = dense_batched_nms(boxes, scores, labels, valid, overlap_threshold)
-    results = []
-    for index, found in enumerate(detections):
-        keep = found.scores >= confidence_threshold
-        mine = kept[index, :counts[index]]
-        results.append(Detections(found.boxes_xyxy[keep][mine], found.scores[keep][mine],
-                                  found.labels[keep][mine]))
-    return results
+    padded_boxes[image[candidates], rank] = boxes[candidates]
+    padded_scores[image[candidates], rank] = scores[candidates]
+    valid[image[candidates], rank] = True
+    every_class = torch.zeros(len(detections), width, dtype=torch.long)  # class-agnostic
+    kept = dense_batched_nms(padded_boxes, padded_scores, every_class, valid,
+                             overlap_threshold)
+    chosen = candidates[kept[image[candidates], rank]]  # (k,), still grouped by image
+    sizes = torch.bincount(image[chosen], minlength=len(detections)).tolist()
+    source_boxes = torch.cat([found.boxes_xyxy.reshape(-1, 4) for found in detections])
+    source_scores = torch.cat([found.scores for found in detections])
+    return [Detections(*parts) for parts in zip(source_boxes[chosen].split(sizes),
+                                                source_scores[chosen].split(sizes),
+                                                labels[chosen].split(sizes), strict=True)]
