@@ -16,7 +16,10 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+
+# Plain text bars, also in notebooks: widget bars need a live frontend, and executing a
+# notebook headless (nbclient, nbval) can stall on them.
+from tqdm import tqdm
 
 from yolo_smol.augment import AugmentConfig, augment_batch
 from yolo_smol.checkpoint import FORMAT_VERSION, read_checkpoint
@@ -197,8 +200,10 @@ def _train_epoch(run: _Run, data: PreparedData, config: TrainConfig, loss_config
     warmup = round(config.warmup_epochs * run.steps_per_epoch)
     sums = dict.fromkeys(LOSS_TERMS, 0.0)
     seen, start = 0, time.perf_counter()
+    # At most one refresh a second: in a notebook every refresh is a message, and a flood of
+    # them can overrun the channel that headless runners (nbval) read.
     bar = tqdm(total=run.steps_per_epoch, desc=f"epoch {run.epoch + 1}/{config.num_epochs}",
-               leave=False, dynamic_ncols=True)
+               leave=False, dynamic_ncols=True, mininterval=1.0)
     for images, targets in iterate_batches(data, config.batch_size, generator=generator,
                                            drop_last=True):
         if config.data_augment:
@@ -227,7 +232,8 @@ def _train_epoch(run: _Run, data: PreparedData, config: TrainConfig, loss_config
         for name in LOSS_TERMS:
             sums[name] += loss[name].item() * len(images)
         bar.set_postfix({name[:3]: f"{sums[name] / seen:.3f}" for name in LOSS_TERMS}
-                        | {"img/s": f"{seen / (time.perf_counter() - start):.0f}"})
+                        | {"img/s": f"{seen / (time.perf_counter() - start):.0f}"},
+                        refresh=False)
         bar.update()
     bar.close()
     seconds = time.perf_counter() - start
