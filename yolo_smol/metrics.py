@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from yolo_smol.nms import dense_batched_nms
-from yolo_smol.postprocess import Detections
+from yolo_smol.postprocess import Detections, one_per_place_mask
 
 __all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "GroundTruth", "DetectionMetrics",
            "StackedDetections", "stack_detections",
@@ -287,23 +286,6 @@ def _read_all(image: np.ndarray, centre_x: np.ndarray, labels: np.ndarray, num_i
     return table
 
 
-def _one_per_place(stacked: StackedDetections, overlap_threshold: float) -> np.ndarray:
-    """``(D,)`` bool: :func:`one_digit_per_place` on stacked detections (already thresholded)."""
-    rank = _ranks(stacked.image)
-    width = max(int(stacked.counts.max(initial=0)), 1)
-    count = len(stacked.counts)
-    boxes = torch.zeros(count, width, 4)
-    scores = torch.zeros(count, width)
-    valid = torch.zeros(count, width, dtype=torch.bool)
-    image, rank_t = torch.from_numpy(stacked.image), torch.from_numpy(rank)
-    boxes[image, rank_t] = stacked.boxes_xyxy.float()
-    scores[image, rank_t] = torch.from_numpy(stacked.scores).float()
-    valid[image, rank_t] = True
-    kept = dense_batched_nms(boxes, scores, torch.zeros(count, width, dtype=torch.long), valid,
-                             overlap_threshold)
-    return kept[image, rank_t].numpy()
-
-
 def whole_number_accuracy(detections: list[Detections] | StackedDetections,
                           truths: list[GroundTruth],
                           confidence_threshold: float = 0.25,
@@ -320,7 +302,10 @@ def whole_number_accuracy(detections: list[Detections] | StackedDetections,
     stacked = stack_detections(detections)
     stacked = stacked.select(stacked.scores >= confidence_threshold)
     if overlap_threshold is not None:
-        stacked = stacked.select(_one_per_place(stacked, overlap_threshold))
+        kept = one_per_place_mask(torch.from_numpy(stacked.image), stacked.boxes_xyxy,
+                                  torch.from_numpy(stacked.scores), len(stacked.counts),
+                                  overlap_threshold)
+        stacked = stacked.select(kept.numpy())
     image, boxes, labels = stacked.image, stacked.boxes, stacked.labels
     true_image, true_boxes, true_labels = _stack_truths(truths)
     longest = max(np.bincount(image, minlength=1).max(initial=0),

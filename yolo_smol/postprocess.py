@@ -17,7 +17,8 @@ from yolo_smol.boxes import cxcywh_to_xyxy
 from yolo_smol.decode import decode_boxes
 from yolo_smol.nms import dense_batched_nms
 
-__all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place"]
+__all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place",
+           "one_per_place_mask"]
 
 
 @dataclass(frozen=True)
@@ -122,29 +123,42 @@ def one_digit_per_place(detections: list[Detections], confidence_threshold: floa
     if not detections:
         return []
     counts = torch.tensor([len(found) for found in detections])
-    boxes = torch.cat([found.boxes_xyxy.reshape(-1, 4) for found in detections]).float()
-    scores = torch.cat([found.scores for found in detections]).float()
+    boxes = torch.cat([found.boxes_xyxy.reshape(-1, 4) for found in detections])
+    scores = torch.cat([found.scores for found in detections])
     labels = torch.cat([found.labels for found in detections])
     image = torch.repeat_interleave(torch.arange(len(detections)), counts)  # (D,)
     candidates = (scores >= confidence_threshold).nonzero().flatten()  # (K,)
-    # Pad the candidates per image (rows are grouped by image) for the batched NMS.
-    per_image = torch.bincount(image[candidates], minlength=len(detections))
+    chosen = candidates[one_per_place_mask(image[candidates], boxes[candidates],
+                                           scores[candidates], len(detections),
+                                           overlap_threshold)]
+    sizes = torch.bincount(image[chosen], minlength=len(detections)).tolist()
+    return [Detections(*parts) for parts in zip(boxes[chosen].split(sizes),
+                                                scores[chosen].split(sizes),
+                                                labels[chosen].split(sizes), strict=True)]
+
+
+def one_per_place_mask(image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: torch.Tensor,
+                       num_images: int, overlap_threshold: float) -> torch.Tensor:
+    """The core of :func:`one_digit_per_place` on stacked detections.
+
+    Args:
+        image: ``(K,)`` long, the image of each detection; rows grouped by image.
+        boxes_xyxy: ``(K, 4)``; scores: ``(K,)``.
+
+    Returns:
+        ``(K,)`` bool, True for the detections kept.
+    """
+    per_image = torch.bincount(image, minlength=num_images)
     first = torch.cumsum(per_image, 0) - per_image
-    rank = torch.arange(len(candidates)) - first[image[candidates]]  # (K,)
-    width = max(int(per_image.max()) if len(candidates) else 0, 1)
-    padded_boxes = torch.zeros(len(detections), width, 4)
-    padded_scores = torch.zeros(len(detections), width)
-    valid = torch.zeros(len(detections), width, dtype=torch.bool)
-    padded_boxes[image[candidates], rank] = boxes[candidates]
-    padded_scores[image[candidates], rank] = scores[candidates]
-    valid[image[candidates], rank] = True
-    every_class = torch.zeros(len(detections), width, dtype=torch.long)  # class-agnostic
+    rank = torch.arange(len(image)) - first[image]  # position within its image
+    width = max(int(per_image.max()) if len(image) else 0, 1)
+    padded_boxes = torch.zeros(num_images, width, 4)  # (B, K_max, 4)
+    padded_scores = torch.zeros(num_images, width)
+    valid = torch.zeros(num_images, width, dtype=torch.bool)
+    padded_boxes[image, rank] = boxes_xyxy.float()
+    padded_scores[image, rank] = scores.float()
+    valid[image, rank] = True
+    every_class = torch.zeros(num_images, width, dtype=torch.long)  # class-agnostic
     kept = dense_batched_nms(padded_boxes, padded_scores, every_class, valid,
                              overlap_threshold)
-    chosen = candidates[kept[image[candidates], rank]]  # (k,), still grouped by image
-    sizes = torch.bincount(image[chosen], minlength=len(detections)).tolist()
-    source_boxes = torch.cat([found.boxes_xyxy.reshape(-1, 4) for found in detections])
-    source_scores = torch.cat([found.scores for found in detections])
-    return [Detections(*parts) for parts in zip(source_boxes[chosen].split(sizes),
-                                                source_scores[chosen].split(sizes),
-                                                labels[chosen].split(sizes), strict=True)]
+    return kept[image, rank]
