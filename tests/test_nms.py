@@ -63,3 +63,18 @@ def test_dense_batched_nms_keeps_what_torchvision_keeps_per_image(start):
                                                    threshold)
             assert sorted(kept[index].nonzero().flatten().tolist()) == sorted(
                 expected.tolist()), (seed, index)
+
+
+def test_dense_batched_nms_settles_a_long_suppression_chain():
+    # Each box overlaps the next by more than the threshold and the one after by less:
+    # greedy NMS keeps every other box, and the decision for each box depends on all the
+    # boxes above it (the longest chain the fixed-point rounds have to settle).
+    count = 30
+    left = torch.arange(count, dtype=torch.float32) * 4
+    boxes = torch.stack([left, torch.zeros(count), left + 10, torch.full((count,), 10.0)], 1)
+    scores = torch.linspace(1.0, 0.1, count)
+    kept = dense_batched_nms(boxes[None], scores[None], torch.zeros(1, count, dtype=torch.long),
+                             torch.ones(1, count, dtype=torch.bool), 0.3)
+    expected = torchvision.ops.nms(boxes, scores, 0.3)
+    assert kept[0].nonzero().flatten().tolist() == sorted(expected.tolist())
+    assert expected.tolist() == list(range(0, count, 2))
