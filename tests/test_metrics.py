@@ -4,6 +4,7 @@ import io
 import numpy as np
 import pytest
 import torch
+import torchvision
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
@@ -12,6 +13,8 @@ from yolo_smol.metrics import (
     confusion_matrix,
     mean_average_precision,
     read_number,
+    stack_detections,
+    stack_truths,
     whole_number_accuracy,
 )
 from yolo_smol.postprocess import Detections
@@ -167,3 +170,52 @@ def test_confusion_matrix_counts_hits_swaps_misses_and_false_alarms():
     assert matrix[10, 3] == 1  # the 3 missed
     assert matrix[4, 10] == 1  # a false alarm
     assert matrix.sum() == 4
+
+
+def _confusion_pair_by_pair(detections, truths, num_classes, threshold, iou_threshold=0.5):
+    """The confusion matrix as its docstring says, one image and one pair at a time."""
+    matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
+    for found, truth in zip(detections, truths, strict=True):
+        keep = found.scores >= threshold
+        boxes, labels = found.boxes_xyxy[keep].double(), found.labels[keep]
+        overlap = torchvision.ops.box_iou(truth.boxes_xyxy.double(), boxes)  # (M, K)
+        pairs = [(float(overlap[i, j]), i, j) for i in range(overlap.shape[0])
+                 for j in range(overlap.shape[1]) if overlap[i, j] > iou_threshold]
+        pairs.sort(key=lambda pair: -pair[0])  # stable: equal IoUs in (true, found) order
+        used_true, used_found = set(), set()
+        for _, i, j in pairs:
+            if i not in used_true and j not in used_found:
+                used_true.add(i)
+                used_found.add(j)
+                matrix[labels[j], truth.labels[i]] += 1
+        for i in set(range(len(truth.labels))) - used_true:
+            matrix[num_classes, truth.labels[i]] += 1
+        for j in set(range(len(labels))) - used_found:
+            matrix[labels[j], num_classes] += 1
+    return matrix
+
+
+def test_confusion_matrix_equals_the_pair_by_pair_greedy_walk():
+    for seed in range(200):
+        detections, truths = _random_case(seed)
+        for threshold in (0.2, 0.5):
+            assert np.array_equal(confusion_matrix(detections, truths, NUM_CLASSES, threshold),
+                                  _confusion_pair_by_pair(detections, truths, NUM_CLASSES,
+                                                          threshold)), (seed, threshold)
+
+
+def test_stacked_inputs_give_the_same_scores():
+    for seed in range(0, 60, 3):
+        detections, truths = _random_case(seed)
+        stacked, stacked_truths = stack_detections(detections), stack_truths(truths)
+        for found, again in zip(detections, stacked.per_image(), strict=True):
+            assert torch.equal(found.boxes_xyxy, again.boxes_xyxy)
+            assert torch.equal(found.labels, again.labels)
+            torch.testing.assert_close(found.scores.float(), again.scores)
+        plain = mean_average_precision(detections, truths, NUM_CLASSES)
+        fast = mean_average_precision(stacked, stacked_truths, NUM_CLASSES)
+        np.testing.assert_array_equal(plain.precision, fast.precision)
+        assert whole_number_accuracy(stacked, stacked_truths, 0.4) == whole_number_accuracy(
+            detections, truths, 0.4)
+        assert np.array_equal(confusion_matrix(stacked, stacked_truths, NUM_CLASSES),
+                              confusion_matrix(detections, truths, NUM_CLASSES))

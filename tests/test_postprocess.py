@@ -74,3 +74,42 @@ def test_one_digit_per_place_drops_a_second_class_on_the_same_digit():
     assert whole_number_accuracy([found], [truth]) == 1.0
     assert whole_number_accuracy([found], [truth], overlap_threshold=None) == 0.0  # "172"
     assert one_digit_per_place([]) == []
+
+
+def test_detect_with_tied_scores_keeps_torchvision_sets_in_a_stable_order():
+    for seed in range(20):
+        # Logits on a coarse grid: many predictions share a score exactly.
+        outputs = [(output * 2).round() / 2 for output in _outputs(seed, batch=4)]
+        found = detect(outputs, ANCHORS, 32, confidence_threshold=0.05, iou_threshold=0.45)
+        boxes, scores, labels = flatten_predictions(outputs, ANCHORS)
+        for index, mine in enumerate(found):
+            keep = (scores[index] >= 0.05).nonzero().flatten()
+            kept = torchvision.ops.batched_nms(cxcywh_to_xyxy(boxes[index][keep]) * 32,
+                                               scores[index][keep], labels[index][keep], 0.45)
+            expected = keep[kept].tolist()
+            # Best first, equal scores in prediction order.
+            expected.sort(key=lambda column: (-float(scores[index, column]), column))
+            assert torch.equal(mine.scores, scores[index][expected]), seed
+            assert torch.equal(mine.labels, labels[index][expected]), seed
+
+
+def test_predict_dataset_stacks_what_detect_finds_image_by_image():
+    from yolo_smol import YoloSmol, load_config
+    from yolo_smol.data import iterate_batches, prepare
+    from yolo_smol.evaluate import predict_dataset
+    from yolo_smol.synthetic import make_synthetic
+
+    torch.manual_seed(0)
+    model = YoloSmol(load_config("smol")).eval()
+    data = prepare(make_synthetic(10, seed=0), image_size=32)
+    stacked, seconds = predict_dataset(model, data, batch_size=4, confidence_threshold=0.0005)
+    assert set(seconds) == {"forward", "postprocess"} and len(stacked.counts) == 10
+    expected = []
+    with torch.no_grad():
+        for images, _ in iterate_batches(data, 4, shuffle=False):
+            expected += detect(model(images.float() / 255), model.anchors, 32, 0.0005)
+    assert sum(len(found) for found in expected) > 0
+    for mine, reference in zip(stacked.per_image(), expected, strict=True):
+        torch.testing.assert_close(mine.boxes_xyxy, reference.boxes_xyxy)
+        torch.testing.assert_close(mine.scores, reference.scores)
+        assert torch.equal(mine.labels, reference.labels)

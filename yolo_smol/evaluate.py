@@ -12,14 +12,14 @@ from yolo_smol.boxes import cxcywh_to_xyxy
 from yolo_smol.data import PreparedData, iterate_batches
 from yolo_smol.metrics import (
     DetectionMetrics,
-    GroundTruth,
+    StackedDetections,
+    StackedTruths,
     confusion_matrix,
     mean_average_precision,
-    stack_detections,
     whole_number_accuracy,
 )
 from yolo_smol.model import YoloSmol
-from yolo_smol.postprocess import Detections, detect
+from yolo_smol.postprocess import detect_flat
 
 __all__ = ["EvaluationResult", "predict_dataset", "evaluate"]
 
@@ -72,33 +72,48 @@ class EvaluationResult:
         return "\n".join(lines)
 
 
-def _truths(data: PreparedData) -> list[GroundTruth]:
+def _truths(data: PreparedData) -> StackedTruths:
+    """The true boxes of ``data`` in input pixels, as they are stored: already stacked."""
     size = data.images.shape[-1]
-    boxes = cxcywh_to_xyxy(data.boxes_cxcywh) * size
-    return [GroundTruth(boxes[start:end], data.labels[start:end])
-            for start, end in zip(data.offsets[:-1].tolist(), data.offsets[1:].tolist(),
-                                  strict=True)]
+    counts = data.offsets[1:] - data.offsets[:-1]
+    image = torch.repeat_interleave(torch.arange(len(counts)), counts)
+    return StackedTruths.from_rows(image, cxcywh_to_xyxy(data.boxes_cxcywh) * size,
+                                   data.labels, len(counts))
 
 
 def predict_dataset(model: YoloSmol, data: PreparedData, batch_size: int = 512,
                     confidence_threshold: float = 0.001, iou_threshold: float = 0.45,
                     device: torch.device | str = "cpu",
-                    ) -> tuple[list[Detections], dict[str, float]]:
-    """Detections for every image of ``data`` (input pixels), and the seconds spent."""
+                    ) -> tuple[StackedDetections, dict[str, float]]:
+    """Detections for every image of ``data`` (input pixels), and the seconds spent.
+
+    The detections come stacked, one row each (``.per_image()`` gives one
+    :class:`~yolo_smol.postprocess.Detections` per image).
+    """
     model = model.to(device).eval()
     size = data.images.shape[-1]
-    detections: list[Detections] = []
+    parts: list[tuple[torch.Tensor, ...]] = []
     seconds = {"forward": 0.0, "postprocess": 0.0}
+    first = 0
     with torch.no_grad():
         for images, _ in iterate_batches(data, batch_size, shuffle=False):
             start = time.perf_counter()
             outputs = model(images.to(device).float() / 255)
             middle = time.perf_counter()
-            found = detect([output.float().cpu() for output in outputs], model.anchors.cpu(),
-                           size, confidence_threshold, iou_threshold)
+            outputs = [output.float() for output in outputs]  # AMP-safe decoding
+            image, *found = detect_flat(outputs, model.anchors.to(device), size,
+                                        confidence_threshold, iou_threshold)
+            parts.append((image.cpu() + first, *(part.cpu() for part in found)))
+            first += images.shape[0]
             seconds["forward"] += middle - start
             seconds["postprocess"] += time.perf_counter() - middle
-            detections.extend(found)
+    start = time.perf_counter()
+    if not parts:  # no images: empty columns of the right shapes
+        parts = [(torch.zeros(0, dtype=torch.long), torch.zeros(0, 4), torch.zeros(0),
+                  torch.zeros(0, dtype=torch.long))]
+    columns = [torch.cat(column) for column in zip(*parts, strict=True)]
+    detections = StackedDetections.from_rows(*columns, num_images=len(data))
+    seconds["postprocess"] += time.perf_counter() - start
     return detections, seconds
 
 
@@ -113,9 +128,8 @@ def evaluate(model: YoloSmol, data: PreparedData, detection_threshold: float = 0
     """
     detections, seconds = predict_dataset(model, data, batch_size, map_confidence,
                                           iou_threshold, device)
-    truths = _truths(data)
     start = time.perf_counter()
-    detections = stack_detections(detections)  # once, for all three measures
+    truths = _truths(data)
     metrics = mean_average_precision(detections, truths, model.config.num_classes)
     accuracy = whole_number_accuracy(detections, truths, detection_threshold)
     confusion = confusion_matrix(detections, truths, model.config.num_classes,

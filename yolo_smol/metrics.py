@@ -19,7 +19,7 @@ import torch
 from yolo_smol.postprocess import Detections, one_per_place_mask
 
 __all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "GroundTruth", "DetectionMetrics",
-           "StackedDetections", "stack_detections",
+           "StackedDetections", "stack_detections", "StackedTruths", "stack_truths",
            "mean_average_precision", "read_number", "whole_number_accuracy",
            "confusion_matrix"]
 
@@ -113,25 +113,84 @@ class StackedDetections:
     labels: np.ndarray
     counts: np.ndarray
 
+    @classmethod
+    def from_rows(cls, image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: torch.Tensor,
+                  labels: torch.Tensor, num_images: int) -> StackedDetections:
+        """From flat rows (as :func:`yolo_smol.postprocess.detect_flat` gives them), grouped
+        by image: ``image (D,)``, ``boxes_xyxy (D, 4)``, ``scores (D,)``, ``labels (D,)``."""
+        image_numpy = image.cpu().numpy().astype(np.int64)
+        boxes_xyxy = boxes_xyxy.detach().cpu().reshape(-1, 4)
+        return cls(image_numpy, boxes_xyxy, _xywh(boxes_xyxy),
+                   scores.detach().cpu().double().numpy(),
+                   labels.cpu().numpy().astype(np.int64),
+                   np.bincount(image_numpy, minlength=num_images))
+
     def select(self, keep: np.ndarray) -> StackedDetections:
         return StackedDetections(self.image[keep], self.boxes_xyxy[torch.from_numpy(keep)],
                                  self.boxes[keep], self.scores[keep], self.labels[keep],
                                  np.bincount(self.image[keep], minlength=len(self.counts)))
+
+    def per_image(self) -> list[Detections]:
+        """The same detections as one :class:`Detections` per image."""
+        counts = self.counts.tolist()
+        return [Detections(*parts) for parts in zip(
+            self.boxes_xyxy.split(counts), torch.from_numpy(self.scores).float().split(counts),
+            torch.from_numpy(self.labels).split(counts), strict=True)]
 
 
 def stack_detections(detections: list[Detections] | StackedDetections) -> StackedDetections:
     """Stack a list of per-image detections once, for metrics over the whole list."""
     if isinstance(detections, StackedDetections):
         return detections
-    counts = np.array([len(found) for found in detections], dtype=np.int64)
-    image = np.repeat(np.arange(len(detections)), counts)
-    if not image.size:
-        return StackedDetections(image, torch.zeros(0, 4), np.zeros((0, 4)), np.zeros(0),
-                                 np.zeros(0, dtype=np.int64), counts)
-    boxes_xyxy = torch.cat([found.boxes_xyxy.reshape(-1, 4) for found in detections])
-    scores = torch.cat([found.scores for found in detections]).detach().cpu().double().numpy()
-    labels = torch.cat([found.labels for found in detections]).cpu().numpy().astype(np.int64)
-    return StackedDetections(image, boxes_xyxy, _xywh(boxes_xyxy), scores, labels, counts)
+    counts = [len(found) for found in detections]
+    if not sum(counts):
+        return StackedDetections(np.zeros(0, dtype=np.int64), torch.zeros(0, 4),
+                                 np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64),
+                                 np.array(counts, dtype=np.int64))
+    return StackedDetections.from_rows(
+        torch.repeat_interleave(torch.arange(len(detections)), torch.tensor(counts)),
+        torch.cat([found.boxes_xyxy.reshape(-1, 4) for found in detections]),
+        torch.cat([found.scores for found in detections]),
+        torch.cat([found.labels for found in detections]), len(detections))
+
+
+@dataclass(frozen=True)
+class StackedTruths:
+    """The true boxes of a list of images, one row each, rows grouped by image.
+
+    Attributes: ``image (M,)`` int64, ``boxes (M, 4)`` xywh float64 (pixels),
+    ``labels (M,)`` int64, ``num_images``.
+    """
+
+    image: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+    num_images: int
+
+    def __len__(self) -> int:
+        return self.num_images
+
+    @classmethod
+    def from_rows(cls, image: torch.Tensor, boxes_xyxy: torch.Tensor, labels: torch.Tensor,
+                  num_images: int) -> StackedTruths:
+        """From flat rows grouped by image: ``image (M,)``, ``boxes_xyxy (M, 4)`` pixels,
+        ``labels (M,)``."""
+        return cls(image.cpu().numpy().astype(np.int64), _xywh(boxes_xyxy),
+                   labels.cpu().numpy().astype(np.int64), num_images)
+
+
+def stack_truths(truths: list[GroundTruth] | StackedTruths) -> StackedTruths:
+    """Stack a list of per-image true boxes once (a :class:`StackedTruths` is returned as is)."""
+    if isinstance(truths, StackedTruths):
+        return truths
+    counts = [len(truth.labels) for truth in truths]
+    if not sum(counts):
+        return StackedTruths(np.zeros(0, dtype=np.int64), np.zeros((0, 4)),
+                             np.zeros(0, dtype=np.int64), len(truths))
+    return StackedTruths.from_rows(
+        torch.repeat_interleave(torch.arange(len(truths)), torch.tensor(counts)),
+        torch.cat([truth.boxes_xyxy.reshape(-1, 4) for truth in truths]),
+        torch.cat([truth.labels for truth in truths]), len(truths))
 
 
 def _stack_detections(detections) -> tuple[np.ndarray, ...]:
@@ -139,14 +198,9 @@ def _stack_detections(detections) -> tuple[np.ndarray, ...]:
     return stacked.image, stacked.boxes, stacked.scores, stacked.labels
 
 
-def _stack_truths(truths: list[GroundTruth]) -> tuple[np.ndarray, ...]:
-    counts = [len(truth.labels) for truth in truths]
-    image = np.repeat(np.arange(len(truths)), counts)
-    if not image.size:
-        return image, np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
-    boxes = _xywh(torch.cat([truth.boxes_xyxy.reshape(-1, 4) for truth in truths]))
-    labels = torch.cat([truth.labels for truth in truths]).cpu().numpy().astype(np.int64)
-    return image, boxes, labels
+def _stack_truths(truths: list[GroundTruth] | StackedTruths) -> tuple[np.ndarray, ...]:
+    stacked = stack_truths(truths)
+    return stacked.image, stacked.boxes, stacked.labels
 
 
 def _ranks(group: np.ndarray) -> np.ndarray:
@@ -158,7 +212,8 @@ def _ranks(group: np.ndarray) -> np.ndarray:
     return np.arange(len(group)) - first
 
 
-def _flatten(detections: list[Detections], truths: list[GroundTruth], num_classes: int,
+def _flatten(detections: list[Detections] | StackedDetections,
+             truths: list[GroundTruth] | StackedTruths, num_classes: int,
              max_detections: int) -> _Flat:
     image, boxes, scores, labels = _stack_detections(detections)
     group = image * num_classes + labels
@@ -249,7 +304,7 @@ def _mean(values: np.ndarray) -> float:
 
 
 def mean_average_precision(detections: list[Detections] | StackedDetections,
-                           truths: list[GroundTruth],
+                           truths: list[GroundTruth] | StackedTruths,
                            num_classes: int = 10, max_detections: int = 100,
                            ) -> DetectionMetrics:
     """COCO-style mAP of ``detections`` against ``truths`` (one entry per image, same order).
@@ -287,7 +342,7 @@ def _read_all(image: np.ndarray, centre_x: np.ndarray, labels: np.ndarray, num_i
 
 
 def whole_number_accuracy(detections: list[Detections] | StackedDetections,
-                          truths: list[GroundTruth],
+                          truths: list[GroundTruth] | StackedTruths,
                           confidence_threshold: float = 0.25,
                           overlap_threshold: float | None = 0.3) -> float:
     """Share of images whose detections read exactly the true number.
@@ -316,8 +371,42 @@ def whole_number_accuracy(detections: list[Detections] | StackedDetections,
     return float((predicted == actual).all(axis=1).mean())
 
 
+def _greedy_one_to_one(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Greedy one-to-one matching of pairs given in priority order, best first.
+
+    Args:
+        left, right: ``(P,)`` ids of the two ends of each candidate pair, sorted by priority.
+
+    Returns:
+        ``(P,)`` bool, the pairs the greedy walk down the list would accept: a pair is taken
+        when neither end is already taken by an earlier pair.
+
+    The walk is done in rounds instead of pair by pair: a pair that comes first among the
+    remaining pairs of both its ends is accepted by the walk (nothing earlier can block
+    it), so each round accepts all such pairs at once and drops the pairs they block. A
+    few rounds suffice, as each end has only a few candidate pairs.
+    """
+    accepted = np.zeros(len(left), dtype=bool)
+    alive = np.ones(len(left), dtype=bool)
+    priority = np.arange(len(left))
+    while alive.any():
+        index = np.flatnonzero(alive)
+        first_left = np.full(left.max() + 1, len(left))
+        np.minimum.at(first_left, left[index], priority[index])
+        first_right = np.full(right.max() + 1, len(left))
+        np.minimum.at(first_right, right[index], priority[index])
+        winners = index[(first_left[left[index]] == index) & (first_right[right[index]] == index)]
+        accepted[winners] = True
+        left_taken = np.zeros(left.max() + 1, dtype=bool)
+        left_taken[left[winners]] = True
+        right_taken = np.zeros(right.max() + 1, dtype=bool)
+        right_taken[right[winners]] = True
+        alive &= ~(left_taken[left] | right_taken[right])
+    return accepted
+
+
 def confusion_matrix(detections: list[Detections] | StackedDetections,
-                     truths: list[GroundTruth],
+                     truths: list[GroundTruth] | StackedTruths,
                      num_classes: int = 10, confidence_threshold: float = 0.25,
                      iou_threshold: float = 0.5) -> np.ndarray:
     """``(C + 1, C + 1)`` counts, rows predicted class, columns true class.
@@ -344,19 +433,16 @@ def confusion_matrix(detections: list[Detections] | StackedDetections,
     pair_image, pair_true, pair_found = np.nonzero(overlap > iou_threshold)
     strength = overlap[pair_image, pair_true, pair_found]
     order = np.lexsort((-strength, pair_image))  # per image, highest IoU first
-    used_true, used_found = set(), set()
     found_index = np.r_[0, np.cumsum(np.bincount(image, minlength=len(truths)))][:-1]
     true_index = np.r_[0, np.cumsum(np.bincount(true_image, minlength=len(truths)))][:-1]
-    for position in order:  # a few pairs per image: the greedy one-to-one step
-        one_true = true_index[pair_image[position]] + pair_true[position]
-        one_found = found_index[pair_image[position]] + pair_found[position]
-        if one_true in used_true or one_found in used_found:
-            continue
-        used_true.add(one_true)
-        used_found.add(one_found)
-        matrix[labels[one_found], true_labels[one_true]] += 1
-    missed = np.setdiff1d(np.arange(len(true_labels)), list(used_true))
-    spurious = np.setdiff1d(np.arange(len(labels)), list(used_found))
+    one_true = (true_index[pair_image] + pair_true)[order]  # (P,) rows of the true boxes
+    one_found = (found_index[pair_image] + pair_found)[order]  # (P,) rows of the detections
+    if len(order):
+        accepted = _greedy_one_to_one(one_true, one_found)
+        one_true, one_found = one_true[accepted], one_found[accepted]
+    np.add.at(matrix, (labels[one_found], true_labels[one_true]), 1)
+    missed = np.setdiff1d(np.arange(len(true_labels)), one_true)
+    spurious = np.setdiff1d(np.arange(len(labels)), one_found)
     np.add.at(matrix, (num_classes, true_labels[missed]), 1)
     np.add.at(matrix, (labels[spurious], num_classes), 1)
     return matrix

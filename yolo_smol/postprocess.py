@@ -17,7 +17,7 @@ from yolo_smol.boxes import cxcywh_to_xyxy
 from yolo_smol.decode import decode_boxes
 from yolo_smol.nms import dense_batched_nms
 
-__all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place",
+__all__ = ["Detections", "flatten_predictions", "detect_flat", "detect", "one_digit_per_place",
            "one_per_place_mask"]
 
 
@@ -56,11 +56,52 @@ def flatten_predictions(outputs: list[torch.Tensor], anchors: torch.Tensor,
     boxes, scores, labels = [], [], []
     for head, raw in enumerate(outputs):
         boxes.append(decode_boxes(raw, anchors[head]).flatten(1, 3))  # (B, A*S*S, 4)
-        class_probability = torch.sigmoid(raw[..., 5:]).flatten(1, 3)  # (B, A*S*S, C)
-        best_probability, best_class = class_probability.max(dim=-1)
-        scores.append(torch.sigmoid(raw[..., 4]).flatten(1, 3) * best_probability)
+        # The sigmoid is increasing, so the best class is the one with the largest logit:
+        # one sigmoid per prediction instead of C.
+        best_logit, best_class = raw[..., 5:].flatten(1, 3).max(dim=-1)  # (B, A*S*S)
+        scores.append(torch.sigmoid(raw[..., 4]).flatten(1, 3) * torch.sigmoid(best_logit))
         labels.append(best_class)
     return torch.cat(boxes, 1), torch.cat(scores, 1), torch.cat(labels, 1)
+
+
+def detect_flat(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: int,
+                confidence_threshold: float = 0.25, iou_threshold: float = 0.45,
+                max_detections: int = 100,
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The detections of a whole batch as flat rows, one class-aware NMS for the batch.
+
+    The arguments are those of :func:`detect` (without ``original_sizes``). Evaluation uses
+    this form: thousands of images' detections are scored together, and building one small
+    tensor per image only to stack them again would cost more than the NMS itself.
+
+    Returns:
+        ``image (D,)`` long, the image of each row (rows grouped by image, best score first
+        within an image), ``boxes_xyxy (D, 4)`` input pixels, ``scores (D,)``,
+        ``labels (D,)`` long.
+    """
+    with torch.no_grad():
+        boxes, scores, labels = flatten_predictions(outputs, anchors)  # (B, N, ...)
+        # 1) Candidates above the threshold, moved to the front of each row, best first,
+        #    so that NMS only looks at as many columns as the busiest image needs.
+        candidate = scores >= confidence_threshold
+        ranked = torch.where(candidate, scores, torch.full_like(scores, -1.0))
+        order = torch.sort(ranked, dim=1, stable=True, descending=True).indices
+        width = max(int(candidate.sum(dim=1).max()) if candidate.numel() else 0, 1)
+        order = order[:, :width]  # (B, K)
+        boxes_xyxy = cxcywh_to_xyxy(torch.gather(boxes, 1, order[..., None].expand(-1, -1, 4))
+                                    ) * image_size  # (B, K, 4) input pixels
+        scores, labels = torch.gather(scores, 1, order), torch.gather(labels, 1, order)
+        valid = torch.gather(candidate, 1, order)
+        # 2) Greedy class-aware NMS, every image of the batch at once. (Grouping the rows
+        #    by (image, class) instead makes the table larger, not smaller: the rows are
+        #    padded to the busiest group, and one class often holds most of an image's
+        #    candidates.)
+        kept = dense_batched_nms(boxes_xyxy, scores, labels, valid, iou_threshold)
+        # 3) At most max_detections per image; rows are already best first, and boolean
+        #    indexing reads row by row, so the result is grouped by image.
+        kept &= torch.cumsum(kept, dim=1) <= max_detections
+        image = torch.arange(kept.shape[0], device=kept.device)[:, None].expand_as(kept)
+        return image[kept], boxes_xyxy[kept], scores[kept], labels[kept]
 
 
 def detect(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: int,
@@ -79,35 +120,17 @@ def detect(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: int,
         original_sizes: ``(width, height)`` of each original image; boxes are then given
             in its pixels (the input was squashed to S x S, so x and y scale differently).
     """
-    with torch.no_grad():
-        boxes, scores, labels = flatten_predictions(outputs, anchors)  # (B, N, ...)
-        # 1) Candidates above the threshold, moved to the front of each row, best first,
-        #    so that NMS only looks at as many columns as the busiest image needs.
-        candidate = scores >= confidence_threshold
-        ranked = torch.where(candidate, scores, torch.full_like(scores, -1.0))
-        order = torch.sort(ranked, dim=1, stable=True, descending=True).indices
-        width = max(int(candidate.sum(dim=1).max()) if candidate.numel() else 0, 1)
-        order = order[:, :width]  # (B, K)
-        boxes_xyxy = cxcywh_to_xyxy(torch.gather(boxes, 1, order[..., None].expand(-1, -1, 4))
-                                    ) * image_size  # (B, K, 4) input pixels
-        scores, labels = torch.gather(scores, 1, order), torch.gather(labels, 1, order)
-        valid = torch.gather(candidate, 1, order)
-        # 2) Greedy class-aware NMS, every image of the batch at once.
-        kept = dense_batched_nms(boxes_xyxy, scores, labels, valid, iou_threshold)
-        # 3) Split per image; rows are already best first.
-        kept &= torch.cumsum(kept, dim=1) <= max_detections
-        counts = kept.sum(dim=1).tolist()
-        results = []
-        for index, (image_boxes, image_scores, image_labels) in enumerate(zip(
-                boxes_xyxy[kept].split(counts), scores[kept].split(counts),
-                labels[kept].split(counts), strict=True)):
-            if original_sizes is not None:
-                original_width, original_height = original_sizes[index]
-                image_boxes = image_boxes * image_boxes.new_tensor(
-                    [original_width, original_height, original_width, original_height]
-                ) / image_size
-            results.append(Detections(image_boxes, image_scores, image_labels))
-        return results
+    image, boxes_xyxy, scores, labels = detect_flat(
+        outputs, anchors, image_size, confidence_threshold, iou_threshold, max_detections)
+    if original_sizes is not None:
+        # Per row: x by original width / S, y by original height / S.
+        scale = torch.tensor([[width, height, width, height]
+                              for width, height in original_sizes],
+                             dtype=boxes_xyxy.dtype, device=boxes_xyxy.device) / image_size
+        boxes_xyxy = boxes_xyxy * scale[image]
+    counts = torch.bincount(image, minlength=outputs[0].shape[0]).tolist()
+    return [Detections(*parts) for parts in zip(boxes_xyxy.split(counts), scores.split(counts),
+                                                labels.split(counts), strict=True)]
 
 
 def one_digit_per_place(detections: list[Detections], confidence_threshold: float = 0.25,
