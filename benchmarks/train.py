@@ -1,13 +1,15 @@
 """Training speed, all in one run, at batch 256 and 32 px with smol.json on this machine.
 
 Prints images/s of:
-1. the bare model step: forward + backward + AdamW on tensors already in memory;
+1. the bare model step: forward + backward + AdamW on tensors already in memory, in
+   PyTorch's default memory layout and in channels_last (the layout yolo-smol trains in);
 2. yolo-smol's end-to-end training loop (batching from prepared tensors, augmentation,
-   target building, the YOLO loss, clipping, EMA, the schedule), and its ratio to (1)
-   (target: at least 0.8);
+   target building, the YOLO loss, clipping, EMA, the schedule), and its ratio to the
+   bare step in the same layout (target: at least 0.8);
 3. a baseline written the seed's way: a Dataset whose __getitem__ decodes the row's image,
-   resizes it with PIL's LANCZOS and converts it with to_tensor, every epoch, and targets
-   built by a Python loop over boxes; and the ratio of (2) to it (target: at least 3).
+   resizes it with PIL's LANCZOS and converts it with to_tensor, every epoch, targets
+   built by a Python loop over boxes, the default layout; and the ratio of (2) to it
+   (target: at least 3).
 
 Run: .venv/bin/python benchmarks/train.py [--batches 12]
 """
@@ -33,11 +35,11 @@ from yolo_smol.train import TrainConfig, train
 BATCH = 256
 
 
-def bare_step_rate(batches: int) -> float:
+def bare_step_rate(batches: int, layout: torch.memory_format) -> float:
     torch.manual_seed(0)
-    model = YoloSmol(load_config("smol")).train()
+    model = YoloSmol(load_config("smol")).train().to(memory_format=layout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    images = torch.rand(BATCH, 3, 32, 32)
+    images = torch.rand(BATCH, 3, 32, 32).contiguous(memory_format=layout)
 
     def step():
         loss = sum(output.sum() for output in model(images))
@@ -112,16 +114,19 @@ def main() -> None:
     raw = make_synthetic(BATCH * args.batches, seed=21)
     data = prepare(raw, 32)
 
-    bare = bare_step_rate(args.batches)
+    bare = bare_step_rate(args.batches, torch.contiguous_format)
+    bare_nhwc = bare_step_rate(args.batches, torch.channels_last)
     ours = end_to_end_rate(data, args.batches)
     seed_way = seed_style_rate(raw, args.batches)
     print(f"batch {BATCH} at 32 px, smol.json, {torch.get_num_threads()} threads, "
           f"{args.batches} batches each")
-    print(f"bare model step (forward + backward + AdamW): {bare:,.0f} images/s")
-    print(f"yolo-smol end to end: {ours:,.0f} images/s = {ours / bare:.2f} of the bare step "
-          "(target >= 0.8)")
-    print(f"the seed's way (LANCZOS per item per epoch, Python-loop targets): {seed_way:,.0f} "
-          f"images/s = {seed_way / bare:.2f} of the bare step")
+    print(f"bare model step (forward + backward + AdamW), default layout: {bare:,.0f} images/s")
+    print(f"bare model step, channels_last (as yolo-smol trains): {bare_nhwc:,.0f} images/s "
+          f"= {bare_nhwc / bare:.2f}x the default layout")
+    print(f"yolo-smol end to end: {ours:,.0f} images/s = {ours / bare_nhwc:.2f} of the bare "
+          "step in its layout (target >= 0.8)")
+    print(f"the seed's way (LANCZOS per item per epoch, Python-loop targets, default layout): "
+          f"{seed_way:,.0f} images/s = {seed_way / bare:.2f} of the bare step in its layout")
     print(f"yolo-smol / the seed's way: {ours / seed_way:.1f}x (target >= 3)")
 
 
