@@ -10,6 +10,7 @@ from yolo_smol.anchors import AnchorError
 from yolo_smol.checkpoint import CheckpointError
 from yolo_smol.config import ConfigError
 from yolo_smol.data import DataError
+from yolo_smol.predict import ImageError
 from yolo_smol.sources import DataSourceError
 from yolo_smol.train import TrainConfigError
 
@@ -23,7 +24,7 @@ class UsageError(ValueError):
 
 # Errors a user can cause and fix; they get one line and exit status 2, never a traceback.
 USER_ERRORS = (ConfigError, CheckpointError, DataError, DataSourceError, AnchorError,
-               UsageError, TrainConfigError)
+               UsageError, TrainConfigError, ImageError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,16 +85,93 @@ def build_parser() -> argparse.ArgumentParser:
                                "confusion matrix (default: 0.25)")
     evaluate.add_argument("--map_confidence_threshold", type=_probability, default=0.001,
                           help="lowest score kept for mAP (default: 0.001)")
-    evaluate.add_argument("--iou_threshold", type=_probability, default=0.45,
-                          help="NMS IoU threshold (default: 0.45)")
+    _add_nms_and_device_arguments(evaluate)
     evaluate.add_argument("--batch_size", type=_positive_int, default=512)
-    evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     evaluate.add_argument("--save_dir", default="runs/eval",
                           help="where metrics.json and the plots go (default: runs/eval)")
     evaluate.set_defaults(handler=_run_eval)
 
     _add_train_parser(commands)
+
+    detect = commands.add_parser(
+        "detect", help="read the house numbers in photos; annotated copies go to --save_dir")
+    detect.add_argument("--image_path", required=True,
+                        help="a photo, or a folder of photos (png, jpg, ...)")
+    detect.add_argument("--weights", default=None,
+                        help="a checkpoint (default: the shipped weights/smol64.pt)")
+    detect.add_argument("--model_config", default=None,
+                        help="optional: the config the weights must have been trained with "
+                             "(checkpoints carry their own config)")
+    detect.add_argument("--confidence_threshold", type=_probability, default=0.25,
+                        help="keep digits scoring at least this (default: 0.25)")
+    _add_nms_and_device_arguments(detect)
+    detect.add_argument("--save_dir", default="runs/detect",
+                        help="where the annotated photos and readings.json go "
+                             "(default: runs/detect)")
+    detect.set_defaults(handler=_run_detect)
     return parser
+
+
+def _add_nms_and_device_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--iou_threshold", type=_probability, default=0.45,
+                        help="NMS IoU threshold (default: 0.45)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+
+
+def _run_detect(args: argparse.Namespace) -> None:
+    import json
+
+    from yolo_smol.checkpoint import load_model
+    from yolo_smol.config import load_config
+    from yolo_smol.device import choose_device
+    from yolo_smol.predict import (
+        SHIPPED_WEIGHTS,
+        draw_reading,
+        find_images,
+        load_image,
+        read_numbers,
+    )
+
+    save_dir = _writable_folder(args.save_dir)
+    device = _device(args.device, choose_device)
+    if args.weights is None and not SHIPPED_WEIGHTS.is_file():
+        raise UsageError(f"no --weights given, and the shipped {SHIPPED_WEIGHTS} is not here "
+                         "(it comes with the repository); pass --weights PATH")
+    weights = args.weights or SHIPPED_WEIGHTS
+    model = load_model(weights)
+    if args.model_config is not None and load_config(args.model_config) != model.config:
+        raise UsageError(f"--model_config {args.model_config} is not the config {weights} "
+                         "was trained with; leave --model_config out (the checkpoint "
+                         "carries its config)")
+    paths = find_images(args.image_path)
+    # One unreadable photo in a folder must not cost the others: report it and go on.
+    photos, failures = [], []
+    for path in paths:
+        try:
+            photos.append((path, load_image(path)))
+        except ImageError as error:
+            failures.append(str(error))
+            print(f"yolo-smol detect: skipped {error}", file=sys.stderr)
+    readings = read_numbers(model, [image for _, image in photos], args.confidence_threshold,
+                            args.iou_threshold, device=device)
+    report = []
+    for (path, image), reading in zip(photos, readings, strict=True):
+        draw_reading(image, reading).save(save_dir / f"{path.stem}.detected.png")
+        digits = [{"digit": int(label), "score": round(float(score), 4),
+                   "box_xyxy": [round(value, 1) for value in box]}
+                  for box, score, label in zip(reading.detections.boxes_xyxy.tolist(),
+                                               reading.detections.scores.tolist(),
+                                               reading.detections.labels.tolist(),
+                                               strict=True)]
+        report.append({"image": str(path), "number": reading.number, "digits": digits})
+        print(f"{path}: {reading.number or '(no digits found)'}")
+    (save_dir / "readings.json").write_text(json.dumps(
+        {"weights": str(weights), "confidence_threshold": args.confidence_threshold,
+         "readings": report, "unreadable": failures}, indent=2) + "\n")
+    print(f"wrote {len(report)} annotated photo(s) and readings.json to {save_dir}")
+    if failures:
+        raise ImageError(f"{len(failures)} of {len(paths)} photo(s) could not be read "
+                         "(listed above and in readings.json)")
 
 
 def _boolean(text: str) -> bool:

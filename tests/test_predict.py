@@ -1,0 +1,147 @@
+import json
+
+import pytest
+import torch
+import torchvision
+from PIL import Image
+
+from tests.sample_configs import REPO
+from yolo_smol import load_model
+from yolo_smol.cli import main
+from yolo_smol.data import prepare
+from yolo_smol.predict import (
+    SHIPPED_WEIGHTS,
+    ImageError,
+    draw_reading,
+    find_images,
+    load_image,
+    read_numbers,
+    to_model_input,
+)
+from yolo_smol.synthetic import make_synthetic
+
+
+@pytest.fixture(scope="module")
+def test_photos():
+    """20 synthetic test-split photos at their own sizes, with their true numbers and boxes."""
+    rows = make_synthetic(20, seed=5, split="test")
+    return [(row["image"].convert("RGB"), row["digits"]) for row in rows]
+
+
+def _true_number(digits) -> str:
+    return "".join(str(label) for _, label in sorted(
+        zip([left + width / 2 for left, _, width, _ in digits["bbox"]], digits["label"],
+            strict=True), key=lambda pair: pair[0]))
+
+
+def _save_photos(folder, photos, count):
+    folder.mkdir(exist_ok=True)
+    for index, (image, _) in enumerate(photos[:count]):
+        image.save(folder / f"photo{index}.png")
+    return folder
+
+
+def test_photos_are_squashed_exactly_as_training_images(test_photos):
+    rows = make_synthetic(6, seed=5, split="test")
+    prepared = prepare(rows, 32).images  # (6, 3, 32, 32) uint8
+    ours = to_model_input([image for image, _ in test_photos[:6]], 32)
+    assert torch.equal((ours * 255).round().to(torch.uint8), prepared)
+
+
+def test_the_shipped_detector_reads_photos_in_their_own_pixels(test_photos):
+    model = load_model(SHIPPED_WEIGHTS)
+    readings = read_numbers(model, [image for image, _ in test_photos])
+    right = [(reading, digits) for reading, (_, digits) in zip(readings, test_photos,
+                                                               strict=True)
+             if reading.number == _true_number(digits)]
+    assert len(right) >= 14  # its model card: 0.84 of whole numbers on the test split
+    for reading, digits in right:
+        true_xyxy = torch.tensor([[left, top, left + width, top + height]
+                                  for left, top, width, height in digits["bbox"]])
+        overlap = torchvision.ops.box_iou(reading.detections.boxes_xyxy, true_xyxy)
+        assert (overlap.max(dim=1).values > 0.4).all()  # boxes land on the digits
+        centres = reading.detections.boxes_xyxy[:, 0] + reading.detections.boxes_xyxy[:, 2]
+        assert (centres[1:] >= centres[:-1]).all()  # left to right
+
+
+def test_nothing_to_read_gives_an_empty_number():
+    model = load_model(SHIPPED_WEIGHTS)
+    reading = read_numbers(model, [Image.new("RGB", (90, 40), "grey")])[0]
+    assert reading.number == "" and reading.detections.boxes_xyxy.shape == (0, 4)
+    assert reading.size == (90, 40)
+    drawn = draw_reading(Image.new("RGB", (90, 40), "grey"), reading)
+    assert drawn.width >= 90 and drawn.height > 40
+
+
+def test_draw_reading_marks_each_digit(test_photos):
+    image, _ = test_photos[0]
+    reading = read_numbers(load_model(SHIPPED_WEIGHTS), [image])[0]
+    assert reading.number
+    drawn = draw_reading(image, reading)
+    scale = drawn.width // image.width
+    banner = drawn.height - image.height * scale
+    left, top, _, bottom = reading.detections.boxes_xyxy[0].tolist()
+    row = round((top + bottom) / 2 * scale) + banner  # halfway down the box's left edge
+    near_edge = [drawn.getpixel((x, row)) for x in range(max(0, round(left * scale) - 2),
+                                                          round(left * scale) + 3)]
+    assert (255, 0, 0) in near_edge
+
+
+def test_unreadable_photos_name_the_file_and_the_reason(tmp_path):
+    with pytest.raises(ImageError, match="missing.png: cannot be read as an image: no such"):
+        load_image(tmp_path / "missing.png")
+    (tmp_path / "notes.jpg").write_bytes(b"this is not a photo")
+    with pytest.raises(ImageError, match="notes.jpg: .*not in any image format"):
+        load_image(tmp_path / "notes.jpg")
+    Image.new("RGB", (60, 30), "red").save(tmp_path / "cut.png")
+    data = (tmp_path / "cut.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="cut.png: cannot be read"):
+        load_image(tmp_path / "cut.png")
+
+
+def test_find_images(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "b.PNG")
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.jpg")
+    (tmp_path / "readme.txt").write_text("not an image")
+    assert [path.name for path in find_images(tmp_path)] == ["a.jpg", "b.PNG"]
+    assert find_images(tmp_path / "a.jpg") == [tmp_path / "a.jpg"]
+    with pytest.raises(ImageError, match="no such file or folder"):
+        find_images(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImageError, match="holds no images"):
+        find_images(tmp_path / "empty")
+
+
+def test_cli_detect_reads_a_folder_and_keeps_going_past_a_bad_photo(tmp_path, test_photos,
+                                                                     capsys):
+    folder = _save_photos(tmp_path / "photos", test_photos, 2)
+    (folder / "broken.jpg").write_bytes(b"\x00" * 100)
+    out_dir = tmp_path / "out"
+    # The seed's flags, with the shipped weights given explicitly and by default.
+    status = main(["detect", "--model_config", str(REPO / "configs" / "smol64.json"),
+                   "--weights", str(SHIPPED_WEIGHTS), "--confidence_threshold", "0.25",
+                   "--image_path", str(folder), "--save_dir", str(out_dir)])
+    captured = capsys.readouterr()
+    assert status == 2  # one photo could not be read: a script must notice
+    assert "broken.jpg" in captured.err and "1 of 3 photo(s) could not be read" in captured.err
+    report = json.loads((out_dir / "readings.json").read_text())
+    assert [entry["image"].endswith(f"photo{i}.png") for i, entry in
+            enumerate(report["readings"])] == [True, True]
+    assert len(report["unreadable"]) == 1
+    for index, entry in enumerate(report["readings"]):
+        assert f"photo{index}.png: {entry['number']}" in captured.out
+        assert (out_dir / f"photo{index}.detected.png").is_file()
+        assert all(len(digit["box_xyxy"]) == 4 for digit in entry["digits"])
+    assert main(["detect", "--image_path", str(folder / "photo0.png"),
+                 "--save_dir", str(out_dir)]) == 0
+
+
+def test_cli_detect_rejects_weights_of_another_config(tmp_path, test_photos, capsys):
+    folder = _save_photos(tmp_path / "photos", test_photos, 1)
+    status = main(["detect", "--model_config", "smol", "--image_path", str(folder),
+                   "--save_dir", str(tmp_path / "out")])
+    assert status == 2
+    assert "is not the config" in capsys.readouterr().err
+    assert main(["detect", "--image_path", str(tmp_path / "nowhere"),
+                 "--save_dir", str(tmp_path / "out")]) == 2
