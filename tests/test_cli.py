@@ -171,3 +171,35 @@ def test_data_augment_takes_a_value_or_none():
     assert parser.parse_args(["train", "--data_augment"]).data_augment is True
     assert parser.parse_args(["train", "--data_augment", "False"]).data_augment is False
     assert parser.parse_args(["train", "--data_augment", "1"]).data_augment is True
+
+
+def test_the_seed_readme_training_command_runs_with_its_flags(tmp_path, monkeypatch, capsys):
+    """The seed README's command, as the shell hands it over, run from its scripts/ folder."""
+    import shutil
+
+    import yolo_smol.train
+    from yolo_smol.config import load_config
+
+    (tmp_path / "configs").mkdir()
+    shutil.copy(REPO / "configs" / "smol.json", tmp_path / "configs" / "smol.json")
+    (tmp_path / "scripts").mkdir()
+    monkeypatch.chdir(tmp_path / "scripts")
+    seen = {}
+
+    def run_training(model_config, config, resume=None):  # stands in for hours of training
+        seen.update(model_config=model_config, config=config, resume=resume)
+        return yolo_smol.train.TrainResult(None, [], 0.5, config.save_dir)
+
+    monkeypatch.setattr(yolo_smol.train, "run_training", run_training)
+    assert main(["train", "--model_config=../configs/smol.json", "--image_size=32",
+                 "--batch_size=64", "--num_epochs=100", "--lr=1e-3", "--weight_decay=0.0001",
+                 "--data_augment", "--augment_prob=0.05", "--eval_every=10",
+                 "--checkpoint_epoch=10", "--save_dir=../checkpoints/yolov3_run"]) == 0
+    config = seen["config"]
+    assert seen["model_config"] == load_config(REPO / "configs" / "smol.json")
+    assert (config.batch_size, config.num_epochs, config.lr, config.weight_decay) == (
+        64, 100, 1e-3, 1e-4)
+    assert (config.data_augment, config.augment_prob, config.eval_every,
+            config.checkpoint_epoch) == (True, 0.05, 10, 10)
+    assert config.save_dir == "../checkpoints/yolov3_run" and seen["resume"] is None
+    assert "done: best mAP@0.5:0.95 0.5000" in capsys.readouterr().out
