@@ -49,7 +49,7 @@ clean:
 	rm -rf _build .pytest_cache .ruff_cache
 
 # The shipped weights: trained on the synthetic set, CPU only. smol64 (the default for
-# detection) and smol at 32 px (whose curve the training chapter shows). About 25 minutes.
+# detection) and smol at 32 px (whose curve the training chapter shows). About 20 minutes.
 WEIGHTS_64 := $(BIN)/yolo-smol train --model_config configs/smol64.json --num_epochs 24 --lr 5e-3 --eval_every 4 --checkpoint_epoch 8 --device cpu --seed 0 --save_dir runs/weights/smol64
 WEIGHTS_32 := $(BIN)/yolo-smol train --model_config configs/smol.json --num_epochs 16 --lr 5e-3 --eval_every 4 --checkpoint_epoch 8 --device cpu --seed 0 --save_dir runs/weights/smol
 weights: $(STAMP)
