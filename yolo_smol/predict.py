@@ -128,11 +128,12 @@ def draw_reading(image: Image.Image, reading: Reading) -> Image.Image:
     """
     scale = max(1, round(240 / max(1, image.height)))
     canvas = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-    banner = 22
+    text_size = max(12, canvas.height // 14)
+    font = ImageFont.load_default(size=text_size)  # Pillow's scalable built-in font
+    banner = text_size + 10
     framed = Image.new("RGB", (canvas.width, canvas.height + banner), "white")
     framed.paste(canvas, (0, banner))
     draw = ImageDraw.Draw(framed)
-    font = ImageFont.load_default()
     for box, score, label in zip(reading.detections.boxes_xyxy.tolist(),
                                  reading.detections.scores.tolist(),
                                  reading.detections.labels.tolist(), strict=True):
@@ -140,5 +141,5 @@ def draw_reading(image: Image.Image, reading: Reading) -> Image.Image:
         draw.rectangle((left, top + banner, right, bottom + banner), outline="red", width=2)
         draw.text((left + 2, top + banner + 2), f"{label} {score:.2f}", fill="yellow",
                   font=font, stroke_width=1, stroke_fill="black")
-    draw.text((4, 4), f"read: {reading.number or '(nothing)'}", fill="black", font=font)
+    draw.text((4, 5), f"read: {reading.number or '(nothing)'}", fill="black", font=font)
     return framed
