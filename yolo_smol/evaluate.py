@@ -99,6 +99,8 @@ def predict_dataset(model: YoloSmol, data: PreparedData, batch_size: int = 512,
         for images, _ in iterate_batches(data, batch_size, shuffle=False):
             start = time.perf_counter()
             outputs = model(images.to(device).float() / 255)
+            if torch.device(device).type == "cuda":
+                torch.cuda.synchronize()  # GPU work is asynchronous: time it where it ends
             middle = time.perf_counter()
             outputs = [output.float() for output in outputs]  # AMP-safe decoding
             image, *found = detect_flat(outputs, model.anchors.to(device), size,
