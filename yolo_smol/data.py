@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["DataError", "PreparedData", "prepare", "collate", "iterate_batches",
+__all__ = ["DataError", "PreparedData", "prepare", "squash", "collate", "iterate_batches",
            "boxes_to_fractions"]
 
 logger = logging.getLogger("yolo_smol")
@@ -152,6 +152,16 @@ def boxes_to_fractions(bboxes: list, labels: list, row: int, width: int, height:
     return boxes, kept_labels, clipped, dropped
 
 
+def squash(image: Image.Image, image_size: int) -> Image.Image:
+    """``image`` resized to ``image_size`` x ``image_size`` with LANCZOS.
+
+    Squashed to a square, as the seed does: no padding to learn around, every pixel is
+    image; the cost is that box shapes change with the image's aspect (see chapter 1).
+    Training images and photos read by ``yolo-smol detect`` both go through this.
+    """
+    return image.resize((image_size, image_size), Image.LANCZOS)
+
+
 def _prepare_rows(batch: dict, indices: list[int], image_size: int) -> dict:
     out: dict[str, list] = {"pixels": [], "boxes": [], "labels": [], "clipped": [],
                             "dropped": []}
@@ -159,10 +169,7 @@ def _prepare_rows(batch: dict, indices: list[int], image_size: int) -> dict:
         decoded = _decode(image, row)
         boxes, labels, clipped, dropped = boxes_to_fractions(
             digits["bbox"], digits["label"], row, decoded.width, decoded.height, image_size)
-        # Squash to a square, as the seed does: no padding to learn around, every pixel is
-        # image; the cost is that box shapes change with the image's aspect (see chapter 1).
-        resized = decoded.resize((image_size, image_size), Image.LANCZOS)
-        out["pixels"].append(resized.tobytes())
+        out["pixels"].append(squash(decoded, image_size).tobytes())
         out["boxes"].append(boxes)
         out["labels"].append(labels)
         out["clipped"].append(clipped)

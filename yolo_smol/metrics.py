@@ -388,18 +388,18 @@ def _greedy_one_to_one(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """
     accepted = np.zeros(len(left), dtype=bool)
     alive = np.ones(len(left), dtype=bool)
-    priority = np.arange(len(left))
+    num_left, num_right = left.max(initial=-1) + 1, right.max(initial=-1) + 1
     while alive.any():
-        index = np.flatnonzero(alive)
-        first_left = np.full(left.max() + 1, len(left))
-        np.minimum.at(first_left, left[index], priority[index])
-        first_right = np.full(right.max() + 1, len(left))
-        np.minimum.at(first_right, right[index], priority[index])
+        index = np.flatnonzero(alive)  # positions in the list are the priorities
+        first_left = np.full(num_left, len(left))
+        np.minimum.at(first_left, left[index], index)
+        first_right = np.full(num_right, len(left))
+        np.minimum.at(first_right, right[index], index)
         winners = index[(first_left[left[index]] == index) & (first_right[right[index]] == index)]
         accepted[winners] = True
-        left_taken = np.zeros(left.max() + 1, dtype=bool)
+        left_taken = np.zeros(num_left, dtype=bool)
         left_taken[left[winners]] = True
-        right_taken = np.zeros(right.max() + 1, dtype=bool)
+        right_taken = np.zeros(num_right, dtype=bool)
         right_taken[right[winners]] = True
         alive &= ~(left_taken[left] | right_taken[right])
     return accepted
@@ -437,9 +437,8 @@ def confusion_matrix(detections: list[Detections] | StackedDetections,
     true_index = np.r_[0, np.cumsum(np.bincount(true_image, minlength=len(truths)))][:-1]
     one_true = (true_index[pair_image] + pair_true)[order]  # (P,) rows of the true boxes
     one_found = (found_index[pair_image] + pair_found)[order]  # (P,) rows of the detections
-    if len(order):
-        accepted = _greedy_one_to_one(one_true, one_found)
-        one_true, one_found = one_true[accepted], one_found[accepted]
+    accepted = _greedy_one_to_one(one_true, one_found)
+    one_true, one_found = one_true[accepted], one_found[accepted]
     np.add.at(matrix, (labels[one_found], true_labels[one_true]), 1)
     missed = np.setdiff1d(np.arange(len(true_labels)), one_true)
     spurious = np.setdiff1d(np.arange(len(labels)), one_found)

@@ -1,7 +1,7 @@
 """Reading house numbers from photos: load, squash, detect, read, draw.
 
-A photo goes through exactly what a training image went through (decoded to RGB, squashed
-to S x S with LANCZOS, as ``yolo_smol.data.prepare`` does), then the model, then
+A photo goes through exactly what a training image went through (decoded to RGB, then
+``yolo_smol.data.squash`` to S x S, as in ``yolo_smol.data.prepare``), then the model, then
 ``detect`` with the photo's own size (boxes come back in its pixels), then one digit per
 place, read left to right.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
+from yolo_smol.data import squash
 from yolo_smol.metrics import read_number
 from yolo_smol.model import YoloSmol
 from yolo_smol.postprocess import Detections, detect, one_digit_per_place
@@ -78,8 +79,7 @@ def load_image(path: str | Path) -> Image.Image:
 
 def to_model_input(images: list[Image.Image], image_size: int) -> torch.Tensor:
     """``(B, 3, S, S)`` float in [0, 1]: each photo squashed to S x S as in training."""
-    pixels = [torch.frombuffer(bytearray(image.resize((image_size, image_size),
-                                                      Image.LANCZOS).tobytes()),
+    pixels = [torch.frombuffer(bytearray(squash(image, image_size).tobytes()),
                                dtype=torch.uint8) for image in images]
     batch = torch.stack(pixels).view(len(images), image_size, image_size, 3)  # (B, S, S, 3)
     return batch.permute(0, 3, 1, 2).float() / 255  # (B, 3, S, S)
