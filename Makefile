@@ -55,8 +55,8 @@ WEIGHTS_32 := $(BIN)/yolo-smol train --model_config configs/smol.json --num_epoc
 weights: $(STAMP)
 	rm -rf runs/weights
 	start=$$(date +%s); $(WEIGHTS_64) && \
-	$(BIN)/python -m yolo_smol.model_card runs/weights/smol64 weights/smol64.pt \
+	$(BIN)/python -m yolo_smol.training.model_card runs/weights/smol64 weights/smol64.pt \
 		--command "make weights: $(subst $(BIN)/,,$(WEIGHTS_64))" --seconds $$(( $$(date +%s) - start ))
 	start=$$(date +%s); $(WEIGHTS_32) && \
-	$(BIN)/python -m yolo_smol.model_card runs/weights/smol weights/smol.pt \
+	$(BIN)/python -m yolo_smol.training.model_card runs/weights/smol weights/smol.pt \
 		--command "make weights: $(subst $(BIN)/,,$(WEIGHTS_32))" --seconds $$(( $$(date +%s) - start ))

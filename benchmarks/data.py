@@ -18,9 +18,9 @@ import time
 import torch
 
 from yolo_smol import YoloSmol, load_config
-from yolo_smol.augment import AugmentConfig, augment_batch
-from yolo_smol.data import iterate_batches, prepare
-from yolo_smol.synthetic import glyph_bank, make_synthetic, texture_bank
+from yolo_smol.data.augment import AugmentConfig, augment_batch
+from yolo_smol.data.prepare import iterate_batches, prepare
+from yolo_smol.data.synthetic import glyph_bank, make_synthetic, texture_bank
 
 
 def generation_rate(num_images: int) -> float:

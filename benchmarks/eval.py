@@ -22,9 +22,9 @@ import datasets
 import torch
 
 from yolo_smol import YoloSmol, load_config, load_model
-from yolo_smol.data import prepare
-from yolo_smol.evaluate import evaluate
-from yolo_smol.sources import load_dataset_source
+from yolo_smol.data.prepare import prepare
+from yolo_smol.data.sources import load_dataset_source
+from yolo_smol.training.evaluate import evaluate
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "smol.pt"
 

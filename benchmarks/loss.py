@@ -19,10 +19,10 @@ import datasets
 import torch
 
 from yolo_smol import YoloSmol, load_config
-from yolo_smol.assign import assign_targets, assign_targets_reference
-from yolo_smol.data import prepare
-from yolo_smol.loss import yolo_loss
-from yolo_smol.synthetic import make_synthetic
+from yolo_smol.data.prepare import prepare
+from yolo_smol.data.synthetic import make_synthetic
+from yolo_smol.detection.assign import assign_targets, assign_targets_reference
+from yolo_smol.detection.loss import yolo_loss
 
 
 def timed(function, repeats: int) -> float:

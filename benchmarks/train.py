@@ -26,11 +26,11 @@ from PIL import Image
 from torchvision.transforms.functional import to_tensor
 
 from yolo_smol import YoloSmol, load_config
-from yolo_smol.assign import assign_targets_reference
-from yolo_smol.data import PreparedData, collate, prepare
-from yolo_smol.loss import yolo_loss
-from yolo_smol.synthetic import make_synthetic
-from yolo_smol.train import TrainConfig, train
+from yolo_smol.data.prepare import PreparedData, collate, prepare
+from yolo_smol.data.synthetic import make_synthetic
+from yolo_smol.detection.assign import assign_targets_reference
+from yolo_smol.detection.loss import yolo_loss
+from yolo_smol.training.loop import TrainConfig, train
 
 BATCH = 256
 

@@ -9,7 +9,7 @@ import datasets
 import numpy as np
 from PIL import Image
 
-from yolo_smol.schema import SVHN_FEATURES
+from yolo_smol.data.schema import SVHN_FEATURES
 
 # Like SVHN's features, but the label is a plain integer, as a user's parquet file may
 # hold it: so that a label outside 0 to 9 can reach the checks at all.

@@ -2,13 +2,13 @@ import ipywidgets
 import matplotlib
 import torch
 
-from yolo_smol.anchor_explorer import (
+from yolo_smol.anchors.explorer import (
     config_snippet,
     explore_anchors,
     mean_iou_curve,
     plot_anchor_summary,
 )
-from yolo_smol.anchors import kmeans_anchors
+from yolo_smol.anchors.kmeans import kmeans_anchors
 
 matplotlib.use("Agg")
 

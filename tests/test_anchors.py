@@ -5,7 +5,7 @@ import torch
 from torchvision.ops import box_iou
 
 from tests.fixtures_data import make_dataset, png_bytes
-from yolo_smol.anchors import (
+from yolo_smol.anchors.kmeans import (
     AnchorError,
     anchor_fitness,
     best_anchor,

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from yolo_smol.assign import assign_targets, assign_targets_reference
-from yolo_smol.data import prepare
-from yolo_smol.synthetic import make_synthetic
+from yolo_smol.data.prepare import prepare
+from yolo_smol.data.synthetic import make_synthetic
+from yolo_smol.detection.assign import assign_targets, assign_targets_reference
 
 ANCHORS = torch.tensor([[[0.15, 0.73]], [[0.1, 0.46]]])  # (L=2, A=1, 2), smol.json
 GRIDS = [(4, 4), (8, 8)]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from yolo_smol.augment import AugmentConfig, augment_batch, color_jitter, scale_translate
+from yolo_smol.data.augment import AugmentConfig, augment_batch, color_jitter, scale_translate
 
 
 def _boxes_image(num_images=16, size=32, seed=0):

@@ -1,7 +1,7 @@
 import torch
 
-from yolo_smol.backbone import Backbone, Downsample, ResidualBlock, ResidualUnit
 from yolo_smol.config import load_config
+from yolo_smol.model.backbone import Backbone, Downsample, ResidualBlock, ResidualUnit
 
 
 def test_downsample_halves_resolution_and_uses_darknet_parts():

@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.sample_configs import REPO, SMOL
 from yolo_smol.cli import main
 
@@ -54,7 +56,7 @@ def test_data_prints_the_statistics_table_and_writes_the_grid(datasets_cache, tm
 
 
 def test_data_unreachable_svhn_exits_2(monkeypatch, capsys):
-    from yolo_smol import sources
+    from yolo_smol.data import sources
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(sources, "hub_reachable", lambda timeout_s=3.0: False)
@@ -177,7 +179,7 @@ def test_the_seed_readme_training_command_runs_with_its_flags(tmp_path, monkeypa
     """The seed README's command, as the shell hands it over, run from its scripts/ folder."""
     import shutil
 
-    import yolo_smol.train
+    import yolo_smol.training.loop
     from yolo_smol.config import load_config
 
     (tmp_path / "configs").mkdir()
@@ -188,9 +190,9 @@ def test_the_seed_readme_training_command_runs_with_its_flags(tmp_path, monkeypa
 
     def run_training(model_config, config, resume=None):  # stands in for hours of training
         seen.update(model_config=model_config, config=config, resume=resume)
-        return yolo_smol.train.TrainResult(None, [], 0.5, config.save_dir)
+        return yolo_smol.training.loop.TrainResult(None, [], 0.5, config.save_dir)
 
-    monkeypatch.setattr(yolo_smol.train, "run_training", run_training)
+    monkeypatch.setattr(yolo_smol.training.loop, "run_training", run_training)
     assert main(["train", "--model_config=../configs/smol.json", "--image_size=32",
                  "--batch_size=64", "--num_epochs=100", "--lr=1e-3", "--weight_decay=0.0001",
                  "--data_augment", "--augment_prob=0.05", "--eval_every=10",
@@ -203,3 +205,29 @@ def test_the_seed_readme_training_command_runs_with_its_flags(tmp_path, monkeypa
             config.checkpoint_epoch) == (True, 0.05, 10, 10)
     assert config.save_dir == "../checkpoints/yolov3_run" and seen["resume"] is None
     assert "done: best mAP@0.5:0.95 0.5000" in capsys.readouterr().out
+
+
+def test_every_training_setting_is_a_train_flag():
+    from dataclasses import fields
+
+    from yolo_smol.cli import build_parser
+    from yolo_smol.training.loop import TrainConfig
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    flags = {option for action in train._actions for option in action.option_strings}
+    assert {f"--{setting.name}" for setting in fields(TrainConfig)} <= flags
+
+
+def test_only_the_flags_typed_reach_the_settings():
+    from yolo_smol.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--lr", "1e-3", "--no_ema"])
+    assert args.lr == 1e-3 and args.ema is False
+    assert not hasattr(args, "num_epochs")  # the run's own value survives a resume
+
+
+def test_an_unknown_split_is_refused_before_any_work(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["data", "--split", "validation"])
+    assert stop.value.code == 2
+    assert "invalid choice: 'validation'" in capsys.readouterr().err

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from tests.fixtures_data import LOOSE_FEATURES, make_dataset, png_bytes, two_colour_png
-from yolo_smol.data import DataError, collate, iterate_batches, prepare
-from yolo_smol.synthetic import make_synthetic
+from yolo_smol.data.prepare import DataError, collate, iterate_batches, prepare
+from yolo_smol.data.synthetic import make_synthetic
 
 
 def test_boxes_become_cxcywh_fractions_and_images_squares():

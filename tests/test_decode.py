@@ -1,6 +1,6 @@
 import torch
 
-from yolo_smol.decode import MAX_LOG_SCALE, cell_grid, decode_boxes, encode_boxes
+from yolo_smol.detection.decode import MAX_LOG_SCALE, cell_grid, decode_boxes, encode_boxes
 
 
 def test_encode_then_decode_gives_the_boxes_back():

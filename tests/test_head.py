@@ -1,6 +1,6 @@
 import torch
 
-from yolo_smol.head import DetectionHead, UpsamplePath
+from yolo_smol.model.head import DetectionHead, UpsamplePath
 
 
 def test_head_layout_is_anchor_major_then_grid_then_outputs():

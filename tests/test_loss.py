@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from yolo_smol import YoloSmol, load_config
-from yolo_smol.data import prepare
-from yolo_smol.loss import LossConfig, yolo_loss
-from yolo_smol.synthetic import make_synthetic
+from yolo_smol.data.prepare import prepare
+from yolo_smol.data.synthetic import make_synthetic
+from yolo_smol.detection.loss import LossConfig, yolo_loss
 
 ANCHORS = torch.tensor([[[0.15, 0.73]], [[0.1, 0.46]]])
 
@@ -146,12 +146,12 @@ def test_overfits_one_batch_of_eight_images_quickly():
     model = YoloSmol(load_config("smol")).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
-    for _ in range(300):
+    for _ in range(60):  # it gets there in about 30 steps; 60 leaves a margin
         loss = yolo_loss(model(images), targets, model.anchors)["total"]
         first = first if first is not None else loss.item()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    # The stated target: below 5 % of the starting loss (300 steps: a few seconds on CPU;
-    # speed itself is measured in benchmarks/, not asserted here).
+    # The stated target: below 5 % of the starting loss (speed itself is measured in
+    # benchmarks/, not asserted here).
     assert loss.item() < 0.05 * first, (first, loss.item())

@@ -8,7 +8,7 @@ import torchvision
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from yolo_smol.metrics import (
+from yolo_smol.detection.metrics import (
     GroundTruth,
     confusion_matrix,
     mean_average_precision,
@@ -17,7 +17,7 @@ from yolo_smol.metrics import (
     stack_truths,
     whole_number_accuracy,
 )
-from yolo_smol.postprocess import Detections
+from yolo_smol.detection.postprocess import Detections
 
 NUM_CLASSES = 10
 DUMMY_CLASS = 10  # pycocotools cannot load an empty result list: see _coco

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torchvision
 
-from yolo_smol.nms import batched_nms, dense_batched_nms, nms
+from yolo_smol.detection.nms import batched_nms, dense_batched_nms, nms
 
 
 def _random_case(seed: int):

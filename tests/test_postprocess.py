@@ -3,7 +3,7 @@ import torch
 import torchvision
 
 from yolo_smol.boxes import cxcywh_to_xyxy
-from yolo_smol.postprocess import detect, flatten_predictions
+from yolo_smol.detection.postprocess import detect, flatten_predictions
 
 ANCHORS = torch.tensor([[[0.15, 0.73]], [[0.1, 0.46]]])
 
@@ -61,8 +61,8 @@ def test_nothing_above_the_threshold():
 
 
 def test_one_digit_per_place_drops_a_second_class_on_the_same_digit():
-    from yolo_smol.metrics import GroundTruth, whole_number_accuracy
-    from yolo_smol.postprocess import Detections, one_digit_per_place
+    from yolo_smol.detection.metrics import GroundTruth, whole_number_accuracy
+    from yolo_smol.detection.postprocess import Detections, one_digit_per_place
 
     boxes = torch.tensor([[2.0, 0, 10, 30], [2.5, 0, 10.5, 30],  # one digit, read as 1 and 7
                           [9.0, 0, 17, 30],                      # its neighbour, overlapping
@@ -95,9 +95,9 @@ def test_detect_with_tied_scores_keeps_torchvision_sets_in_a_stable_order():
 
 def test_predict_dataset_stacks_what_detect_finds_image_by_image():
     from yolo_smol import YoloSmol, load_config
-    from yolo_smol.data import iterate_batches, prepare
-    from yolo_smol.evaluate import predict_dataset
-    from yolo_smol.synthetic import make_synthetic
+    from yolo_smol.data.prepare import iterate_batches, prepare
+    from yolo_smol.data.synthetic import make_synthetic
+    from yolo_smol.training.evaluate import predict_dataset
 
     torch.manual_seed(0)
     model = YoloSmol(load_config("smol")).eval()

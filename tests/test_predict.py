@@ -8,7 +8,8 @@ from PIL import Image
 from tests.sample_configs import REPO
 from yolo_smol import load_model
 from yolo_smol.cli import main
-from yolo_smol.data import prepare
+from yolo_smol.data.prepare import prepare
+from yolo_smol.data.synthetic import make_synthetic
 from yolo_smol.predict import (
     SHIPPED_WEIGHTS,
     ImageError,
@@ -18,7 +19,6 @@ from yolo_smol.predict import (
     read_numbers,
     to_model_input,
 )
-from yolo_smol.synthetic import make_synthetic
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +145,19 @@ def test_cli_detect_rejects_weights_of_another_config(tmp_path, test_photos, cap
     assert "is not the config" in capsys.readouterr().err
     assert main(["detect", "--image_path", str(tmp_path / "nowhere"),
                  "--save_dir", str(tmp_path / "out")]) == 2
+
+
+def test_reading_and_scoring_leave_the_callers_model_as_it_was(test_photos):
+    from yolo_smol.training.evaluate import predict_dataset
+
+    model = load_model(SHIPPED_WEIGHTS).train()
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    readings = read_numbers(model, [image for image, _ in test_photos[:4]])
+    data = prepare(make_synthetic(8, seed=5, split="test"), model.config.image_size)
+    predict_dataset(model, data)
+    assert model.training  # not switched to eval mode behind the caller's back
+    for name, value in model.state_dict().items():  # BatchNorm statistics untouched
+        assert torch.equal(value, before[name]), name
+    # ... and the readings are those of the model in eval mode.
+    assert [r.number for r in readings] == [r.number for r in read_numbers(
+        model.eval(), [image for image, _ in test_photos[:4]])]

@@ -4,7 +4,7 @@ from torch import nn
 
 from tests.sample_configs import CONFIGS
 from yolo_smol import YoloSmol, load_config
-from yolo_smol.receptive_field import (
+from yolo_smol.model.receptive_field import (
     head_receptive_fields,
     measure_receptive_field,
     stage_receptive_fields,

@@ -1,7 +1,7 @@
 import pytest
 
 from tests.fixtures_data import make_dataset, png_bytes
-from yolo_smol.statistics import dataset_statistics, format_statistics_table
+from yolo_smol.data.statistics import dataset_statistics, format_statistics_table
 
 
 def test_figures_of_a_hand_made_dataset():

@@ -3,7 +3,7 @@ from torch import nn
 
 from tests.sample_configs import CONFIGS
 from yolo_smol import YoloSmol, load_config, summarize
-from yolo_smol.summary import count_macs
+from yolo_smol.model.summary import count_macs
 
 
 def _conv_macs(model: nn.Module, size: int) -> int:

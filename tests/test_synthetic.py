@@ -3,10 +3,10 @@ import hashlib
 import numpy as np
 import pytest
 
-from yolo_smol import synthetic
-from yolo_smol.schema import SVHN_FEATURES
-from yolo_smol.statistics import SVHN_FIGURES, dataset_statistics
-from yolo_smol.synthetic import _enlarge_box, load_synthetic, make_synthetic, tight_box
+from yolo_smol.data import synthetic
+from yolo_smol.data.schema import SVHN_FEATURES
+from yolo_smol.data.statistics import SVHN_FIGURES, dataset_statistics
+from yolo_smol.data.synthetic import _enlarge_box, load_synthetic, make_synthetic, tight_box
 
 
 def test_schema_is_svhn_full_numbers():

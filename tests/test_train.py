@@ -1,14 +1,15 @@
 import csv
 import json
+from dataclasses import asdict, replace
 
 import pytest
 import torch
 
 from yolo_smol import load_config, load_model
-from yolo_smol.data import prepare
-from yolo_smol.ema import ModelEMA
-from yolo_smol.synthetic import make_synthetic
-from yolo_smol.train import TrainConfig, TrainConfigError, parameter_groups, train
+from yolo_smol.data.prepare import prepare
+from yolo_smol.data.synthetic import make_synthetic
+from yolo_smol.training.ema import ModelEMA
+from yolo_smol.training.loop import TrainConfig, TrainConfigError, parameter_groups, train
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +24,7 @@ def _config(tmp_path, name, **changes):
     return TrainConfig(**(settings | changes))
 
 
+@pytest.mark.slow  # trains for real: the point is the files and weights it leaves
 def test_a_run_leaves_what_it_promises(tiny_data, tmp_path):
     train_data, test_data = tiny_data
     result = train(load_config("smol"), _config(tmp_path, "run"), train_data, test_data)
@@ -44,13 +46,13 @@ def test_a_run_leaves_what_it_promises(tiny_data, tmp_path):
         for ours, theirs in zip(result.model.eval()(images), loaded(images), strict=True):
             assert torch.equal(ours, theirs)
     payload = torch.load(folder / "last.pt", weights_only=False)
-    assert set(payload["training"]) >= {"model", "optimizer", "ema", "epoch", "step", "rng"}
+    assert set(payload["training"]) >= {"model", "optimizer", "ema", "epoch", "step"}
     assert payload["training"]["epoch"] == 4 and payload["train_config"]["lr"] == 3e-3
 
 
 def _interrupt_at_batch(monkeypatch, batch_number):
     """Make the training loop raise KeyboardInterrupt when it reaches that batch."""
-    from yolo_smol import train as train_module
+    from yolo_smol.training import loop as train_module
 
     calls = {"count": 0}
     original = train_module.augment_batch
@@ -64,6 +66,7 @@ def _interrupt_at_batch(monkeypatch, batch_number):
     monkeypatch.setattr(train_module, "augment_batch", interrupting)
 
 
+@pytest.mark.slow
 def test_stopped_and_resumed_equals_uninterrupted(tiny_data, tmp_path, monkeypatch):
     train_data, test_data = tiny_data
     straight = train(load_config("smol"), _config(tmp_path, "straight"), train_data, test_data)
@@ -138,3 +141,90 @@ def test_ema_averages_parameters_and_copies_buffers():
     ema.update(layer)  # decay ramps: min(0.5, 1 / 11)
     torch.testing.assert_close(ema.model.weight, torch.full((2,), 1 / 11 + 3 * 10 / 11))
     torch.testing.assert_close(ema.model.running_mean, torch.full((2,), 7.0))
+
+
+def test_settings_saved_in_a_checkpoint_round_trip_and_unknown_ones_are_refused():
+    config = TrainConfig(batch_size=32, lr=1e-3)
+    assert TrainConfig.from_dict(asdict(config)) == config
+    with pytest.raises(TrainConfigError, match=r"batch_sise \(did you mean batch_size\?\)"):
+        TrainConfig.from_dict({"batch_sise": 32})
+
+
+def test_checkpoints_written_before_the_threshold_was_renamed_still_load():
+    legacy = {**asdict(TrainConfig()), "confidence_threshold": None}
+    del legacy["confidence_threshold"]
+    legacy["detection_threshold"] = 0.4
+    assert TrainConfig.from_dict(legacy).confidence_threshold == 0.4
+
+
+def test_a_settings_object_that_exists_is_valid():
+    with pytest.raises(TrainConfigError, match="--seed: -1"):
+        TrainConfig(seed=-1)
+    with pytest.raises(TrainConfigError, match="--eval_every"):
+        replace(TrainConfig(), eval_every=0)
+
+
+def _jsonl_folder(root, counts: dict[str, int]):
+    """A folder of photos with train.jsonl and test.jsonl, as a user's own data would be."""
+    root.mkdir()
+    for split, count in counts.items():
+        lines = []
+        for index, row in enumerate(make_synthetic(count, seed=3, split=split)):
+            name = f"{split}_{index}.png"
+            row["image"].save(root / name)
+            lines.append(json.dumps({"file": name, "bbox": row["digits"]["bbox"],
+                                     "label": row["digits"]["label"]}))
+        (root / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.mark.slow
+def test_fine_tuning_starts_from_the_given_weights(tmp_path, capsys):
+    from yolo_smol import YoloSmol, save_model
+    from yolo_smol.training.loop import run_training
+
+    folder = _jsonl_folder(tmp_path / "photos", {"train": 16, "test": 8})
+    torch.manual_seed(123)
+    start = YoloSmol(load_config("smol"))
+    save_model(start, tmp_path / "start.pt")
+    config = TrainConfig(init=str(tmp_path / "start.pt"), dataset=str(folder), num_epochs=1,
+                         batch_size=8, lr=1e-12, warmup_epochs=0.0, ema=False, device="cpu",
+                         save_dir=str(tmp_path / "tuned"), workers=1)
+    result = run_training(None, config)
+    # lr 1e-12: the weights stay those of the checkpoint (a random start would not be near).
+    for (name, tuned), (_, initial) in zip(result.model.state_dict().items(),
+                                           start.state_dict().items(), strict=True):
+        if name.endswith("weight") and tuned.dim() == 4:
+            torch.testing.assert_close(tuned, initial, atol=1e-6, rtol=0)
+    out = capsys.readouterr().out
+    assert f"scoring on 8 images of {folder} (test split)" in out
+    assert "training on 16 images" in out
+
+
+def test_fine_tuning_refuses_a_model_config_that_is_not_the_checkpoints(tmp_path):
+    from yolo_smol import YoloSmol, save_model
+    from yolo_smol.training.loop import run_training
+
+    save_model(YoloSmol(load_config("smol")), tmp_path / "start.pt")
+    other = load_config("smol").to_dict() | {"num_classes": 5}
+    with pytest.raises(TrainConfigError, match="differs from --model_config in num_classes"):
+        run_training(other, TrainConfig(init=str(tmp_path / "start.pt")))
+
+
+@pytest.mark.slow
+def test_one_annotation_file_for_train_and_test_is_said(tmp_path, capsys):
+    from yolo_smol.training.loop import run_training
+
+    folder = _jsonl_folder(tmp_path / "photos", {"train": 16})
+    config = TrainConfig(dataset=str(folder / "train.jsonl"), num_epochs=1, batch_size=8,
+                         device="cpu", save_dir=str(tmp_path / "run"), workers=1)
+    run_training("smol", config)
+    assert "the scored images are the training images" in capsys.readouterr().out
+
+
+def test_training_leaves_the_global_random_generator_alone(tiny_data, tmp_path):
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    train(load_config("smol"), _config(tmp_path, "quiet", num_epochs=1), tiny_data[0])
+    assert torch.equal(torch.rand(3), expected)

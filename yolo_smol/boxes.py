@@ -5,7 +5,7 @@ Formats, as everywhere in yolo-smol:
 - ``xyxy``: left, top, right, bottom;
 - ``cxcywh``: centre x, centre y, width, height (what YOLO predicts).
 Coordinates are in pixels or as fractions of the image; each function says which.
-The tests check these against ``torchvision.ops.box_convert``.
+The tests check these against ``torchvision.ops.box_convert`` and ``box_iou``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 __all__ = ["xywh_to_xyxy", "xyxy_to_xywh", "xyxy_to_cxcywh", "cxcywh_to_xyxy",
-           "clip_xyxy", "pairwise_iou"]
+           "clip_xyxy", "pairwise_iou", "shape_iou"]
 
 
 def xywh_to_xyxy(boxes_xywh: torch.Tensor) -> torch.Tensor:
@@ -71,3 +71,18 @@ def pairwise_iou(boxes1_xyxy: torch.Tensor, boxes2_xyxy: torch.Tensor) -> torch.
     union = (area1 + area2).sub_(inter)  # (..., N, M)
     # Zero-area pairs (union 0) have inter 0 too, so they come out as 0 / 1e-12 = 0.
     return inter.div_(union.clamp_(min=1e-12))
+
+
+def shape_iou(boxes_wh: torch.Tensor, anchors_wh: torch.Tensor) -> torch.Tensor:
+    """IoU of box shapes aligned at a common centre.
+
+    Args:
+        boxes_wh: ``(N, 2)`` widths and heights (any one unit).
+        anchors_wh: ``(K, 2)`` in the same unit.
+
+    Returns:
+        ``(N, K)`` IoU; equal to ``torchvision.ops.box_iou`` of the boxes centred at 0.
+    """
+    inter = torch.minimum(boxes_wh[:, None, :], anchors_wh[None, :, :]).prod(-1)  # (N, K)
+    areas = boxes_wh.prod(-1)[:, None] + anchors_wh.prod(-1)[None, :]  # (N, K)
+    return inter / (areas - inter)

@@ -6,25 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from yolo_smol.anchors import AnchorError
-from yolo_smol.checkpoint import CheckpointError
-from yolo_smol.config import ConfigError
-from yolo_smol.data import DataError
-from yolo_smol.predict import ImageError
-from yolo_smol.sources import DataSourceError
-from yolo_smol.train import TrainConfigError
+from yolo_smol.errors import YoloSmolError
 
 __all__ = ["main", "build_parser"]
 
 
-
-class UsageError(ValueError):
+class UsageError(YoloSmolError):
     """A command-line setting that cannot work, found before any work starts."""
-
-
-# Errors a user can cause and fix; they get one line and exit status 2, never a traceback.
-USER_ERRORS = (ConfigError, CheckpointError, DataError, DataSourceError, AnchorError,
-               UsageError, TrainConfigError, ImageError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,58 +107,21 @@ def _add_nms_and_device_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_detect(args: argparse.Namespace) -> None:
-    import json
-
-    from yolo_smol.checkpoint import load_model
-    from yolo_smol.config import load_config
     from yolo_smol.device import choose_device
-    from yolo_smol.predict import (
-        SHIPPED_WEIGHTS,
-        draw_reading,
-        find_images,
-        load_image,
-        read_numbers,
-    )
+    from yolo_smol.predict import ImageError, detect_images
 
-    save_dir = _writable_folder(args.save_dir)
-    device = _device(args.device, choose_device)
-    if args.weights is None and not SHIPPED_WEIGHTS.is_file():
-        raise UsageError(f"no --weights given, and the shipped {SHIPPED_WEIGHTS} is not here "
-                         "(it comes with the repository); pass --weights PATH")
-    weights = args.weights or SHIPPED_WEIGHTS
-    model = load_model(weights)
-    if args.model_config is not None and load_config(args.model_config) != model.config:
-        raise UsageError(f"--model_config {args.model_config} is not the config {weights} "
-                         "was trained with; leave --model_config out (the checkpoint "
-                         "carries its config)")
-    paths = find_images(args.image_path)
-    # One unreadable photo in a folder must not cost the others: report it and go on.
-    photos, failures = [], []
-    for path in paths:
-        try:
-            photos.append((path, load_image(path)))
-        except ImageError as error:
-            failures.append(str(error))
-            print(f"yolo-smol detect: skipped {error}", file=sys.stderr)
-    readings = read_numbers(model, [image for _, image in photos], args.confidence_threshold,
-                            args.iou_threshold, device=device)
-    report = []
-    for (path, image), reading in zip(photos, readings, strict=True):
-        draw_reading(image, reading).save(save_dir / f"{path.stem}.detected.png")
-        digits = [{"digit": int(label), "score": round(float(score), 4),
-                   "box_xyxy": [round(value, 1) for value in box]}
-                  for box, score, label in zip(reading.detections.boxes_xyxy.tolist(),
-                                               reading.detections.scores.tolist(),
-                                               reading.detections.labels.tolist(),
-                                               strict=True)]
-        report.append({"image": str(path), "number": reading.number, "digits": digits})
+    report = detect_images(args.image_path, _writable_folder(args.save_dir), args.weights,
+                           args.model_config, args.confidence_threshold, args.iou_threshold,
+                           _device(args.device, choose_device))
+    for message in report.unreadable:
+        print(f"yolo-smol detect: skipped {message}", file=sys.stderr)
+    for path, reading in report.readings:
         print(f"{path}: {reading.number or '(no digits found)'}")
-    (save_dir / "readings.json").write_text(json.dumps(
-        {"weights": str(weights), "confidence_threshold": args.confidence_threshold,
-         "readings": report, "unreadable": failures}, indent=2) + "\n")
-    print(f"wrote {len(report)} annotated photo(s) and readings.json to {save_dir}")
-    if failures:
-        raise ImageError(f"{len(failures)} of {len(paths)} photo(s) could not be read "
+    print(f"wrote {len(report.readings)} annotated photo(s) and readings.json to "
+          f"{report.readings_json.parent}")
+    if report.unreadable:
+        total = len(report.readings) + len(report.unreadable)
+        raise ImageError(f"{len(report.unreadable)} of {total} photo(s) could not be read "
                          "(listed above and in readings.json)")
 
 
@@ -199,68 +150,51 @@ def _whole(text: str) -> int:
 
 
 def _add_train_parser(commands) -> None:
-    from yolo_smol.train import TrainConfig
+    from dataclasses import MISSING, fields
 
-    defaults = TrainConfig()
+    from yolo_smol.training.loop import TrainConfig
+
     train = commands.add_parser("train", help="train a model; checkpoints, metrics and plots "
                                               "go to --save_dir")
-    train.add_argument("--model_config", default="smol",
+    train.add_argument("--model_config", default=argparse.SUPPRESS,
                        help="a JSON config file or a built-in name (default: smol)")
-    train.add_argument("--image_size", type=_whole, default=None,
-                       help="input size in pixels (default: the config's)")
-    # Numbers are checked by TrainConfig.validate, so every bad value gets the same message.
-    train.add_argument("--batch_size", type=_whole, default=defaults.batch_size)
-    train.add_argument("--num_epochs", type=_whole, default=defaults.num_epochs)
-    train.add_argument("--lr", type=_number, default=defaults.lr, help="peak learning rate")
-    train.add_argument("--weight_decay", type=_number, default=defaults.weight_decay)
-    train.add_argument("--data_augment", type=_boolean, nargs="?", const=True,
-                       default=defaults.data_augment,
-                       help="colour jitter, zoom and shift (default: on; --data_augment "
-                            "False turns it off)")
-    train.add_argument("--augment_prob", type=_number, default=defaults.augment_prob,
-                       help="probability that an image is augmented (default: 0.5)")
-    train.add_argument("--eval_every", type=_whole, default=defaults.eval_every,
-                       help="evaluate on the test split every this many epochs")
-    train.add_argument("--checkpoint_epoch", type=_whole, default=defaults.checkpoint_epoch,
-                       help="keep a checkpoint every this many epochs (last.pt: every epoch)")
-    train.add_argument("--save_dir", default=defaults.save_dir)
-    train.add_argument("--dataset", default=defaults.dataset,
-                       help="synthetic (default), svhn, or a path (see yolo-smol data)")
-    train.add_argument("--num_train", type=_whole, default=None,
-                       help="train on the first this many images (default: all)")
-    train.add_argument("--num_test", type=_whole, default=None,
-                       help="evaluate on the first this many test images (default: all)")
-    train.add_argument("--device", default=defaults.device, help="auto, cpu, cuda or mps")
-    train.add_argument("--seed", type=_whole, default=defaults.seed)
-    train.add_argument("--workers", type=_whole, default=None,
-                       help="processes that prepare the images (default: up to 4)")
-    train.add_argument("--box_loss", default=defaults.box_loss, choices=("sse", "giou"))
-    train.add_argument("--no_ema", action="store_true",
-                       help="evaluate the raw weights instead of their moving average")
     train.add_argument("--resume", default=None, metavar="SAVE_DIR",
-                       help="continue the run saved in SAVE_DIR (its settings are used; "
-                            "--num_epochs may raise the total)")
+                       help="continue the run saved in SAVE_DIR with its own settings; a "
+                            "flag given beside it changes that setting")
+    # One flag per TrainConfig field, so that a new setting cannot be forgotten here. Only
+    # the flags the user types reach the settings (SUPPRESS): the rest are TrainConfig's
+    # defaults, or a resumed run's own values. TrainConfig checks every value once.
+    parsers = {"int": _whole, "float": _number, "bool": _boolean, "str": str}
+    for setting in fields(TrainConfig):
+        parse = parsers[setting.type.split(" | ")[0]]  # "int | None" is parsed as an int
+        default = setting.default if setting.default is not MISSING else None
+        extra = {"nargs": "?", "const": True} if parse is _boolean else {}
+        if setting.metadata.get("choices"):
+            extra["choices"] = setting.metadata["choices"]
+        train.add_argument(f"--{setting.name}", type=parse, default=argparse.SUPPRESS,
+                           help=f"{setting.metadata.get('help', '')} (default: {default})",
+                           **extra)
+    train.add_argument("--no_ema", dest="ema", action="store_false", default=argparse.SUPPRESS,
+                       help="the same as --ema False")
     train.set_defaults(handler=_run_train)
 
 
 def _run_train(args: argparse.Namespace) -> None:
-    from yolo_smol.config import load_config
-    from yolo_smol.train import TrainConfig, run_training
+    from dataclasses import fields
 
-    config = TrainConfig(
-        batch_size=args.batch_size, num_epochs=args.num_epochs, lr=args.lr,
-        weight_decay=args.weight_decay, data_augment=args.data_augment,
-        augment_prob=args.augment_prob, eval_every=args.eval_every,
-        checkpoint_epoch=args.checkpoint_epoch, save_dir=args.save_dir,
-        image_size=args.image_size, dataset=args.dataset, num_train=args.num_train,
-        num_test=args.num_test, device=args.device, seed=args.seed, workers=args.workers,
-        box_loss=args.box_loss, ema=not args.no_ema)
-    model_config = None if args.resume else load_config(args.model_config)
-    if model_config is not None:
-        config.validate()
-        if args.image_size is not None:
-            model_config = model_config.replace(image_size=args.image_size)
-    result = run_training(model_config, config, resume=args.resume)
+    from yolo_smol.config import load_config
+    from yolo_smol.training.loop import TrainConfig, run_training
+
+    chosen = {setting.name: getattr(args, setting.name) for setting in fields(TrainConfig)
+              if hasattr(args, setting.name)}
+    model_config = getattr(args, "model_config", None)
+    if args.resume:
+        result = run_training(model_config, chosen, resume=args.resume)
+    else:
+        # Both checked before any data is loaded: a typo costs seconds, not minutes. Without
+        # --model_config the model is smol, or the --init checkpoint's.
+        result = run_training(load_config(model_config) if model_config else None,
+                              TrainConfig(**chosen))
     print(f"done: best mAP@0.5:0.95 {result.best_map:.4f}; weights in {result.save_dir}")
 
 
@@ -275,22 +209,12 @@ def _probability(text: str) -> float:
 
 
 def _run_eval(args: argparse.Namespace) -> None:
-    import json
-    import time
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from yolo_smol.checkpoint import load_model
     from yolo_smol.config import load_config
-    from yolo_smol.data import prepare
+    from yolo_smol.data.sources import load_dataset_source
     from yolo_smol.device import choose_device
-    from yolo_smol.evaluate import evaluate
-    from yolo_smol.model import YoloSmol
-    from yolo_smol.sources import load_dataset_source
-    from yolo_smol.visualize import plot_confusion_matrix, plot_precision_recall
+    from yolo_smol.model.checkpoint import load_model
+    from yolo_smol.model.yolo import YoloSmol
+    from yolo_smol.training.evaluate import evaluate_to_dir
 
     save_dir = _writable_folder(args.save_dir)
     device = _device(args.device, choose_device)
@@ -302,26 +226,18 @@ def _run_eval(args: argparse.Namespace) -> None:
               "(expect scores near zero)")
     dataset = load_dataset_source(args.dataset, args.split, num_images=args.num_images,
                                   seed=args.seed)
-    start = time.perf_counter()
-    data = prepare(dataset, model.config.image_size)
-    prepare_seconds = time.perf_counter() - start
-    result = evaluate(model, data, args.confidence_threshold, args.map_confidence_threshold,
-                      args.iou_threshold, args.batch_size, device)
+    report = evaluate_to_dir(
+        model, dataset, save_dir, confidence_threshold=args.confidence_threshold,
+        map_confidence_threshold=args.map_confidence_threshold,
+        iou_threshold=args.iou_threshold, batch_size=args.batch_size, device=device,
+        description={"weights": args.weights, "dataset": str(args.dataset),
+                     "split": args.split})
+    result = report.result
     print(result.format_table())
-    print(f"(preparing the images took {prepare_seconds:.1f} s more; "
-          f"{len(data) / (prepare_seconds + sum(result.seconds.values())):,.0f} images/s "
-          "in all)")
-    report = {"weights": args.weights, "model_config": model.config.to_dict(),
-              "dataset": str(args.dataset), "split": args.split,
-              "confidence_threshold": args.confidence_threshold,
-              "map_confidence_threshold": args.map_confidence_threshold,
-              "iou_threshold": args.iou_threshold, **result.to_dict()}
-    (save_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-    for name, figure in (("pr_curves.png", plot_precision_recall(result.metrics.precision)),
-                         ("confusion_matrix.png", plot_confusion_matrix(result.confusion))):
-        figure.savefig(save_dir / name, dpi=120)
-        plt.close(figure)
-    print(f"wrote {save_dir / 'metrics.json'}, pr_curves.png, confusion_matrix.png")
+    print(f"(preparing the images took {report.prepare_seconds:.1f} s more; "
+          f"{result.num_images / (report.prepare_seconds + sum(result.seconds.values())):,.0f}"
+          " images/s in all)")
+    print(f"wrote {', '.join(str(path) for path in report.files)}")
 
 
 def _writable_folder(path: str):
@@ -359,13 +275,14 @@ def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="synthetic",
                         help="synthetic (default), svhn, or a path: a dataset saved with "
                              "save_to_disk, a parquet file or folder, a JSON-lines file")
-    parser.add_argument("--split", default="train", help="train (default), test or extra")
+    parser.add_argument("--split", default="train", choices=("train", "test", "extra"),
+                        help="train (default), test or extra")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic set")
 
 
 def _run_data(args: argparse.Namespace) -> None:
-    from yolo_smol.sources import load_dataset_source
-    from yolo_smol.statistics import dataset_statistics, format_statistics_table
+    from yolo_smol.data.sources import load_dataset_source
+    from yolo_smol.data.statistics import dataset_statistics, format_statistics_table
 
     dataset = load_dataset_source(args.dataset, args.split, num_images=args.num_images,
                                   seed=args.seed)
@@ -380,8 +297,8 @@ def _run_data(args: argparse.Namespace) -> None:
 
 def _run_summary(args: argparse.Namespace) -> None:
     from yolo_smol.config import load_config
-    from yolo_smol.model import YoloSmol
-    from yolo_smol.summary import summarize
+    from yolo_smol.model.summary import summarize
+    from yolo_smol.model.yolo import YoloSmol
 
     config = load_config(args.model_config)
     if args.image_size is not None:
@@ -392,12 +309,12 @@ def _run_summary(args: argparse.Namespace) -> None:
 def _run_anchors(args: argparse.Namespace) -> None:
     import torch
 
-    from yolo_smol.anchors import (
+    from yolo_smol.anchors.kmeans import (
         anchor_fitness,
         box_shapes,
         kmeans_anchors,
         read_box_csv,
-        split_anchors,
+        refit_config,
     )
     from yolo_smol.config import load_config
 
@@ -408,7 +325,7 @@ def _run_anchors(args: argparse.Namespace) -> None:
     if args.boxes:
         shapes, origin = read_box_csv(args.boxes), args.boxes
     else:
-        from yolo_smol.sources import load_dataset_source
+        from yolo_smol.data.sources import load_dataset_source
 
         dataset = load_dataset_source(args.dataset, args.split, num_images=args.num_images,
                                       seed=args.seed)
@@ -426,14 +343,7 @@ def _run_anchors(args: argparse.Namespace) -> None:
         print(f"anchors of {args.model_config}: {[list(a) for a in config.anchors]}")
         print(f"  mean IoU {mean_iou:.4f}   best possible recall {recall:.4f}")
     if args.write_config:
-        if args.k != len(config.anchors):
-            raise AnchorError(
-                f"--write_config: the config has {len(config.anchors)} anchors "
-                f"({config.num_anchors_per_scale} per head x {config.num_detection_layers} "
-                f"heads), so use --k {len(config.anchors)}")
-        per_head = split_anchors(result.anchors, config.num_detection_layers)
-        new = config.replace(anchors=[list(anchor) for head in per_head for anchor in head])
-        new.save(args.write_config)
+        refit_config(config, result.anchors).save(args.write_config)
         print(f"wrote {args.write_config}")
 
 
@@ -442,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.handler(args)
-    except USER_ERRORS as error:
+    except YoloSmolError as error:
         print(f"yolo-smol {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

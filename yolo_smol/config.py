@@ -17,6 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from yolo_smol.errors import YoloSmolError
+
 __all__ = [
     "ConfigError",
     "DownsampleConfig",
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(YoloSmolError):
     """A config that cannot describe a model; the message names the field and the fix."""
 
 
@@ -62,7 +64,7 @@ LayerConfig = DownsampleConfig | ResidualBlockConfig
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to build a :class:`yolo_smol.model.YoloSmol`.
+    """Everything needed to build a :class:`yolo_smol.model.yolo.YoloSmol`.
 
     ``anchors`` are ``(width, height)`` as fractions of the image, largest first: the first
     ``num_anchors_per_scale`` belong to the coarsest head, the next to the one after it.

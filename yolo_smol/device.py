@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
-__all__ = ["choose_device"]
+__all__ = ["choose_device", "evaluation_copy"]
 
 
 def choose_device(name: str = "auto") -> torch.device:
@@ -30,3 +32,18 @@ def choose_device(name: str = "auto") -> torch.device:
     if not available:
         raise ValueError(f"device {name!r} is not available on this machine; use auto or cpu")
     return device
+
+
+def evaluation_copy(model: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
+    """``model`` on ``device`` in eval mode, without changing the caller's model.
+
+    The model itself when it already is both (no copy); otherwise a copy, so that a caller
+    who is still training does not find its model moved or switched to eval mode.
+    """
+    device = torch.device(device)
+    parameter = next(model.parameters(), None)
+    on_device = parameter is None or (parameter.device.type == device.type and (
+        device.index is None or parameter.device.index == device.index))
+    if on_device and not model.training:
+        return model
+    return copy.deepcopy(model).to(device).eval()

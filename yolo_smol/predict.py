@@ -1,26 +1,32 @@
 """Reading house numbers from photos: load, squash, detect, read, draw.
 
 A photo goes through exactly what a training image went through (decoded to RGB, then
-``yolo_smol.data.squash`` to S x S, as in ``yolo_smol.data.prepare``), then the model, then
-``detect`` with the photo's own size (boxes come back in its pixels), then one digit per
-place, read left to right.
+``yolo_smol.data.prepare.squash`` to S x S, as in ``yolo_smol.data.prepare.prepare``), then
+the model, then ``detect`` with the photo's own size (boxes come back in its pixels), then
+one digit per place, read left to right.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from yolo_smol.data import squash
-from yolo_smol.metrics import read_number
-from yolo_smol.model import YoloSmol
-from yolo_smol.postprocess import Detections, detect, one_digit_per_place
+from yolo_smol.config import load_config
+from yolo_smol.data.prepare import squash
+from yolo_smol.detection.metrics import read_number
+from yolo_smol.detection.postprocess import Detections, detect, one_digit_per_place
+from yolo_smol.device import evaluation_copy
+from yolo_smol.errors import YoloSmolError
+from yolo_smol.model.checkpoint import load_model
+from yolo_smol.model.yolo import YoloSmol
 
-__all__ = ["ImageError", "IMAGE_SUFFIXES", "SHIPPED_WEIGHTS", "Reading", "find_images",
-           "load_image", "to_model_input", "read_numbers", "draw_reading"]
+__all__ = ["ImageError", "IMAGE_SUFFIXES", "SHIPPED_WEIGHTS", "Reading", "DetectReport",
+           "find_images", "load_image", "to_model_input", "read_numbers", "draw_reading",
+           "detect_images"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # The detector `yolo-smol detect` uses without --weights: smol.json at 64 px, the better of
@@ -28,7 +34,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "smol64.pt"
 
 
-class ImageError(ValueError):
+class ImageError(YoloSmolError):
     """A photo that cannot be read; the message names the file and the reason."""
 
 
@@ -97,9 +103,9 @@ def read_numbers(model: YoloSmol, images: list[Image.Image],
         confidence_threshold: keep digits scoring at least this.
         iou_threshold: class-aware NMS threshold.
         overlap_threshold: detections of any class overlapping more than this are one
-            place (see :func:`yolo_smol.postprocess.one_digit_per_place`).
+            place (see :func:`yolo_smol.detection.postprocess.one_digit_per_place`).
     """
-    model = model.to(device).eval()
+    model = evaluation_copy(model, device)  # the caller's model is left as it was
     size = model.config.image_size
     readings = []
     for start in range(0, len(images), batch_size):
@@ -143,3 +149,83 @@ def draw_reading(image: Image.Image, reading: Reading) -> Image.Image:
                   font=font, stroke_width=1, stroke_fill="black")
     draw.text((4, 5), f"read: {reading.number or '(nothing)'}", fill="black", font=font)
     return framed
+
+
+@dataclass(frozen=True)
+class DetectReport:
+    """What :func:`detect_images` read and wrote.
+
+    Attributes:
+        readings: ``(path, reading)`` for each photo read, in the order found.
+        unreadable: one message per photo that could not be read (file and reason).
+        weights: the checkpoint used.
+        readings_json: where the readings were written.
+    """
+
+    readings: list[tuple[Path, Reading]]
+    unreadable: list[str]
+    weights: Path
+    readings_json: Path
+
+
+def detect_images(image_path: str | Path, save_dir: str | Path,
+                  weights: str | Path | None = None, model_config: str | None = None,
+                  confidence_threshold: float = 0.25, iou_threshold: float = 0.45,
+                  device: torch.device | str = "cpu") -> DetectReport:
+    """Everything ``yolo-smol detect`` does: read every photo, save annotated copies.
+
+    Each photo goes to ``save_dir/<name>.detected.png`` with its digits boxed, and
+    ``save_dir/readings.json`` lists every digit with its score and box (xyxy, the photo's
+    pixels). A photo that cannot be read is listed in ``unreadable`` and the others are
+    still read; the caller decides what that means for its exit status.
+
+    Args:
+        weights: a checkpoint; ``None`` takes the shipped detector.
+        model_config: if given, the config the checkpoint must have been trained with.
+
+    Raises:
+        ImageError: ``image_path`` is neither a photo nor a folder holding any.
+        CheckpointError, ConfigError: the weights or the config cannot be used.
+    """
+    save_dir = Path(save_dir)
+    if weights is None and not SHIPPED_WEIGHTS.is_file():
+        raise ImageError(f"no --weights given, and the shipped {SHIPPED_WEIGHTS} is not "
+                         "here (it comes with the repository); pass --weights PATH")
+    weights = Path(weights) if weights is not None else SHIPPED_WEIGHTS
+    model = load_model(weights)
+    if model_config is not None and load_config(model_config) != model.config:
+        raise ImageError(f"--model_config {model_config} is not the config {weights} was "
+                         "trained with; leave --model_config out (the checkpoint carries "
+                         "its config)")
+    paths = find_images(image_path)
+    # One unreadable photo in a folder must not cost the others: note it and go on.
+    photos, unreadable = [], []
+    for path in paths:
+        try:
+            photos.append((path, load_image(path)))
+        except ImageError as error:
+            unreadable.append(str(error))
+    readings = read_numbers(model, [image for _, image in photos], confidence_threshold,
+                            iou_threshold, device=device)
+    for (path, image), reading in zip(photos, readings, strict=True):
+        draw_reading(image, reading).save(save_dir / f"{path.stem}.detected.png")
+    readings_json = save_dir / "readings.json"
+    readings_json.write_text(json.dumps(
+        {"weights": str(weights), "confidence_threshold": confidence_threshold,
+         "iou_threshold": iou_threshold,
+         "readings": [_reading_record(path, reading)
+                      for (path, _), reading in zip(photos, readings, strict=True)],
+         "unreadable": unreadable}, indent=2) + "\n")
+    return DetectReport([(path, reading) for (path, _), reading
+                         in zip(photos, readings, strict=True)], unreadable, weights,
+                        readings_json)
+
+
+def _reading_record(path: Path, reading: Reading) -> dict:
+    detections = reading.detections
+    digits = [{"digit": int(label), "score": round(float(score), 4),
+               "box_xyxy": [round(value, 1) for value in box]}
+              for box, score, label in zip(detections.boxes_xyxy.tolist(),
+                                           detections.scores.tolist(),
+                                           detections.labels.tolist(), strict=True)]
+    return {"image": str(path), "number": reading.number, "digits": digits}

@@ -42,9 +42,9 @@ def plot_precision_recall(precision, title: str = "precision-recall at IoU 0.5")
     """One curve per class: the interpolated precision at the 101 recall points (IoU 0.5).
 
     Args:
-        precision: ``(T, R, C)`` from :class:`yolo_smol.metrics.DetectionMetrics`.
+        precision: ``(T, R, C)`` from :class:`yolo_smol.detection.metrics.DetectionMetrics`.
     """
-    from yolo_smol.metrics import RECALL_THRESHOLDS
+    from yolo_smol.detection.metrics import RECALL_THRESHOLDS
 
     figure, ax = plt.subplots(figsize=(6, 4.5))
     for label in range(precision.shape[2]):
@@ -109,7 +109,7 @@ def plot_detections(images, detections, truths=None, columns: int = 8) -> Figure
     Each title is the number read from the detections, and the true number after a slash
     when ``truths`` are given.
     """
-    from yolo_smol.metrics import read_number
+    from yolo_smol.detection.metrics import read_number
 
     count = len(images)
     rows = max(1, -(-count // columns))
@@ -146,8 +146,8 @@ def save_detection_grid(model, data, path: str | Path, confidence_threshold: flo
     import torch
 
     from yolo_smol.boxes import cxcywh_to_xyxy
-    from yolo_smol.metrics import GroundTruth
-    from yolo_smol.postprocess import detect, one_digit_per_place
+    from yolo_smol.detection.metrics import GroundTruth
+    from yolo_smol.detection.postprocess import detect, one_digit_per_place
 
     count = min(count, len(data))
     images, _ = data.batch(torch.arange(count))

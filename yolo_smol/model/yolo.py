@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from yolo_smol.backbone import Backbone
 from yolo_smol.config import ModelConfig, load_config
-from yolo_smol.head import DetectionHead, UpsamplePath
+from yolo_smol.model.backbone import Backbone
+from yolo_smol.model.head import DetectionHead, UpsamplePath
 
 __all__ = ["YoloSmol"]
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import copy
 import csv
+import difflib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -22,16 +25,17 @@ import torch
 # notebook headless (nbclient, nbval) can stall on them.
 from tqdm import tqdm
 
-from yolo_smol.augment import AugmentConfig, augment_batch
-from yolo_smol.checkpoint import FORMAT_VERSION, read_checkpoint
 from yolo_smol.config import ModelConfig, load_config
-from yolo_smol.data import PreparedData, iterate_batches
+from yolo_smol.data.augment import AugmentConfig, augment_batch
+from yolo_smol.data.prepare import PreparedData, iterate_batches
+from yolo_smol.detection.loss import LossConfig, yolo_loss
 from yolo_smol.device import choose_device
-from yolo_smol.ema import ModelEMA
-from yolo_smol.evaluate import evaluate
-from yolo_smol.loss import LossConfig, yolo_loss
-from yolo_smol.model import YoloSmol
-from yolo_smol.schedule import learning_rate
+from yolo_smol.errors import YoloSmolError
+from yolo_smol.model.checkpoint import FORMAT_VERSION, read_checkpoint
+from yolo_smol.model.yolo import YoloSmol
+from yolo_smol.training.ema import ModelEMA
+from yolo_smol.training.evaluate import evaluate
+from yolo_smol.training.schedule import learning_rate
 
 __all__ = ["TrainConfig", "TrainConfigError", "TrainResult", "train", "run_training",
            "parameter_groups"]
@@ -41,8 +45,13 @@ CSV_COLUMNS = ("epoch", "lr", *LOSS_TERMS, "images_per_s", "seconds", "map50", "
                "whole_number_accuracy")
 
 
-class TrainConfigError(ValueError):
+class TrainConfigError(YoloSmolError):
     """Training settings that cannot work; says which one and what to use instead."""
+
+
+def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A training setting: its default and what ``yolo-smol train --help`` says of it."""
+    return field(default=default, metadata={"help": help, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -54,44 +63,61 @@ class TrainConfig:
     epochs; ``last.pt`` is written after every epoch regardless.
     """
 
-    batch_size: int = 256
-    num_epochs: int = 50
-    lr: float = 3e-3
-    weight_decay: float = 5e-4
-    warmup_epochs: float = 2.0
-    final_lr_fraction: float = 0.05
-    data_augment: bool = True
-    augment_prob: float = 0.5
-    eval_every: int = 5
-    checkpoint_epoch: int = 10
-    ema: bool = True
-    ema_decay: float = 0.999
-    grad_clip: float = 10.0
-    box_loss: str = "sse"
-    image_size: int | None = None
-    dataset: str = "synthetic"
-    num_train: int | None = None
-    num_test: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    workers: int | None = None
-    save_dir: str = "runs/train"
-    detection_threshold: float = 0.25
+    batch_size: int = _setting(256, "images per optimizer step")
+    num_epochs: int = _setting(50, "passes over the training images")
+    lr: float = _setting(3e-3, "peak learning rate (after warm-up, before the cosine decay)")
+    weight_decay: float = _setting(5e-4, "AdamW weight decay on conv weights")
+    warmup_epochs: float = _setting(2.0, "epochs of linear learning-rate warm-up")
+    final_lr_fraction: float = _setting(0.05, "the cosine decay ends at lr times this")
+    data_augment: bool = _setting(True, "colour jitter, zoom and shift (--data_augment False "
+                                        "turns it off)")
+    augment_prob: float = _setting(0.5, "probability that an image is augmented")
+    eval_every: int = _setting(5, "evaluate on the test split every this many epochs")
+    checkpoint_epoch: int = _setting(10, "keep a checkpoint every this many epochs (last.pt: "
+                                         "every epoch)")
+    ema: bool = _setting(True, "evaluate and save a moving average of the weights")
+    ema_decay: float = _setting(0.999, "decay of the weights' moving average")
+    grad_clip: float = _setting(10.0, "largest gradient norm; larger ones are scaled down")
+    box_loss: str = _setting("sse", "the paper's squared error or GIoU",
+                             choices=("sse", "giou"))
+    image_size: int | None = _setting(None, "input size in pixels (default: the config's)")
+    dataset: str = _setting("synthetic", "synthetic, svhn, or a path (see yolo-smol data)")
+    test_dataset: str | None = _setting(None, "score on this source's test split instead of "
+                                              "--dataset's (a path, synthetic or svhn)")
+    init: str | None = _setting(None, "start from these trained weights (fine-tuning); the "
+                                      "model config comes from the checkpoint")
+    num_train: int | None = _setting(None, "train on the first this many images (default: "
+                                           "all)")
+    num_test: int | None = _setting(None, "evaluate on the first this many test images "
+                                          "(default: all)")
+    seed: int = _setting(0, "seed of the data, the initial weights and the shuffling")
+    device: str = _setting("auto", "auto, cpu, cuda or mps")
+    workers: int | None = _setting(None, "processes that prepare the images (default: up "
+                                         "to 4)")
+    save_dir: str = _setting("runs/train", "where checkpoints, metrics and plots go")
+    confidence_threshold: float = _setting(0.25, "digits scoring at least this are read "
+                                                 "(whole-number accuracy)")
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> TrainConfig:
-        """Check every setting; raise :class:`TrainConfigError` naming the first bad one."""
+        """Check every setting; raise :class:`TrainConfigError` naming the first bad one.
+
+        Called when the settings are built, so a ``TrainConfig`` that exists is valid.
+        """
         for name in ("batch_size", "num_epochs", "eval_every", "checkpoint_epoch"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise TrainConfigError(f"--{name}: {value!r} must be a whole number >= 1")
         for name in ("lr", "weight_decay", "warmup_epochs", "grad_clip", "ema_decay",
-                     "augment_prob", "final_lr_fraction", "detection_threshold"):
+                     "augment_prob", "final_lr_fraction", "confidence_threshold"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise TrainConfigError(f"--{name}: {value!r} must be a finite number >= 0")
         if self.lr == 0:
             raise TrainConfigError("--lr: 0 would not train; use e.g. 3e-3")
-        for name in ("augment_prob", "ema_decay", "final_lr_fraction", "detection_threshold"):
+        for name in ("augment_prob", "ema_decay", "final_lr_fraction", "confidence_threshold"):
             if getattr(self, name) > 1:
                 raise TrainConfigError(f"--{name}: {getattr(self, name)} must be at most 1")
         for name in ("num_train", "num_test", "workers"):
@@ -105,16 +131,44 @@ class TrainConfig:
             if parent.exists() and not parent.is_dir():
                 raise TrainConfigError(f"--save_dir {self.save_dir}: {parent} is a file; "
                                        "give a folder path")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise TrainConfigError(f"--device: unknown device {self.device!r}; use auto, "
+                                       "cpu, cuda or mps") from None
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not (
+                0 <= self.seed < 2**63):
+            raise TrainConfigError(f"--seed: {self.seed!r} must be a whole number from 0 to "
+                                   "2**63 - 1")
+        return self
+
+    def device_to_use(self) -> torch.device:
+        """The device named by ``device``, checked on this machine (not when loading a
+        checkpoint written elsewhere)."""
         try:
-            choose_device(self.device)
+            return choose_device(self.device)
         except ValueError as error:
             raise TrainConfigError(f"--device: {error}") from None
-        return self
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
-        known = {field.name for field in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
+        """The settings saved in a checkpoint or ``config.json``; unknown keys are refused.
+
+        Checkpoints written before the threshold was renamed store ``detection_threshold``;
+        it is read as ``confidence_threshold``.
+        """
+        values = dict(values)
+        if "detection_threshold" in values and "confidence_threshold" not in values:
+            values["confidence_threshold"] = values.pop("detection_threshold")
+        known = [field.name for field in fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            hints = [f"{key} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(
+                key, known, n=1)) else key for key in unknown]
+            raise TrainConfigError(f"unknown training setting(s): {', '.join(hints)}; the "
+                                   f"settings are {', '.join(known)}")
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -146,12 +200,19 @@ class _Run:
     """The mutable state of one training run, saved to and restored from checkpoints."""
 
     def __init__(self, model_config: ModelConfig, config: TrainConfig,
-                 steps_per_epoch: int, device: torch.device):
-        torch.manual_seed(config.seed)
+                 steps_per_epoch: int, device: torch.device,
+                 initial_weights: dict[str, torch.Tensor] | None = None):
+        # The initial weights come from the seed alone, drawn in a fork of the global
+        # generator, so that training neither depends on nor changes the caller's state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            model = YoloSmol(model_config)
+        if initial_weights is not None:
+            model.load_state_dict(initial_weights)
         # channels_last (NHWC): oneDNN's and cuDNN's convolutions, forward and backward,
         # run faster on it; on this project's CPU the whole training step gains 20-35 %
         # (benchmarks/train.py prints both layouts).
-        self.model = YoloSmol(model_config).to(device, memory_format=torch.channels_last)
+        self.model = model.to(device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config.weight_decay),
                                            lr=config.lr)
         self.ema = ModelEMA(self.model, config.ema_decay) if config.ema else None
@@ -174,8 +235,7 @@ class _Run:
                              "ema": self.ema.state_dict() if self.ema else None,
                              "scaler": self.scaler.state_dict(), "epoch": self.epoch,
                              "step": self.step, "best_map": self.best_map,
-                             "history": self.history,
-                             "rng": torch.get_rng_state()}}
+                             "history": self.history}}
 
     def restore(self, payload: dict) -> None:
         training = payload["training"]
@@ -186,7 +246,6 @@ class _Run:
         self.scaler.load_state_dict(training["scaler"])
         self.epoch, self.step = training["epoch"], training["step"]
         self.best_map, self.history = training["best_map"], list(training["history"])
-        torch.set_rng_state(training["rng"])
 
 
 def _save(path: Path, state: dict) -> None:
@@ -247,7 +306,7 @@ def _train_epoch(run: _Run, data: PreparedData, config: TrainConfig, loss_config
 
 def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedData,
           test_data: PreparedData | None = None, resume_from: dict | None = None,
-          ) -> TrainResult:
+          initial_weights: dict[str, torch.Tensor] | None = None) -> TrainResult:
     """Train a model and write everything a run leaves into ``config.save_dir``.
 
     Args:
@@ -256,19 +315,20 @@ def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedDa
         train_data, test_data: prepared at the model's image size; ``test_data`` is scored
             every ``eval_every`` epochs and after the last.
         resume_from: a checkpoint dict to continue from (see :func:`run_training`).
+        initial_weights: a state dict to start from instead of random weights (fine-tuning;
+            see ``init`` in :class:`TrainConfig`).
 
     Raises:
         KeyboardInterrupt: after writing ``last.pt``, so that ``--resume`` can continue.
     """
-    config.validate()
-    device = choose_device(config.device)
+    device = config.device_to_use()
     save_dir = Path(config.save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = len(train_data) // config.batch_size
     if steps_per_epoch == 0:
         raise TrainConfigError(f"--batch_size {config.batch_size} is larger than the "
                                f"{len(train_data)} training images; lower it")
-    run = _Run(model_config, config, steps_per_epoch, device)
+    run = _Run(model_config, config, steps_per_epoch, device, initial_weights)
     if resume_from is not None:
         run.restore(resume_from)
     (save_dir / "config.json").write_text(json.dumps(
@@ -310,15 +370,67 @@ def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedDa
     return TrainResult(model, run.history, run.best_map, save_dir)
 
 
+def _initial_weights(path: str, model_config: ModelConfig | str | None,
+                     ) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """The config and inference weights of the checkpoint a fine-tuning run starts from.
+
+    A ``model_config`` given beside it must be the checkpoint's (apart from its
+    ``image_size``, which ``--image_size`` may change: the network is fully convolutional).
+    """
+    payload = read_checkpoint(path)
+    saved = load_config(payload["model_config"])
+    if model_config is not None:
+        given = load_config(model_config).to_dict()
+        differing = [key for key, value in saved.to_dict().items()
+                     if key != "image_size" and given.get(key) != value]
+        if differing:
+            raise TrainConfigError(f"--init {path}: its model config differs from "
+                                   f"--model_config in {', '.join(differing)}; leave "
+                                   "--model_config out (the checkpoint carries its config)")
+        saved = saved.replace(image_size=given["image_size"])
+    return saved, payload["model"]
+
+
+def _one_file_for_both(train_source: str, test_source: str) -> bool:
+    """Whether one annotation file (which has no splits) serves as train and test."""
+    path = Path(test_source)
+    return train_source == test_source and path.is_file() and path.suffix in (".jsonl",
+                                                                               ".json",
+                                                                               ".parquet")
+
+
+def _resumed(resume: str | Path, model_config: ModelConfig | str | None,
+             changes: TrainConfig | Mapping[str, Any]) -> tuple[dict, ModelConfig, TrainConfig]:
+    """The checkpoint, model config and settings of the run to continue."""
+    path = Path(resume)
+    payload = read_checkpoint(path / "last.pt" if path.is_dir() else path)
+    if "training" not in payload:
+        raise TrainConfigError(f"--resume {resume}: holds weights only, no training state; "
+                               "resume from a save_dir of yolo-smol train")
+    if model_config is not None:
+        raise TrainConfigError(f"--resume {resume}: a resumed run keeps the model config it "
+                               "was started with; leave --model_config out")
+    if isinstance(changes, TrainConfig):
+        changes = {key: value for key, value in asdict(changes).items()
+                   if value != getattr(TrainConfig, key)}  # only what differs from defaults
+    saved = TrainConfig.from_dict(payload["train_config"])
+    if changes.get("image_size", saved.image_size) != saved.image_size:
+        raise TrainConfigError(f"--resume {resume}: the run was trained at image_size "
+                               f"{saved.image_size}; leave --image_size out")
+    folder = path if path.is_dir() else path.parent
+    config = replace(saved, **{**changes, "save_dir": str(folder)})
+    return payload, load_config(payload["model_config"]), config
+
+
 def _evaluate(run: _Run, test_data: PreparedData, config: TrainConfig,
               device: torch.device, save_dir: Path) -> dict:
     from yolo_smol.visualize import save_detection_grid
 
     # A copy in the usual layout: scored exactly as the saved weights will be when loaded.
     model = copy.deepcopy(run.inference_model()).to(memory_format=torch.contiguous_format)
-    result = evaluate(model, test_data, config.detection_threshold, device=device)
+    result = evaluate(model, test_data, config.confidence_threshold, device=device)
     save_detection_grid(model, test_data, save_dir / f"detections_epoch_{run.epoch:03d}.png",
-                        config.detection_threshold, device)
+                        config.confidence_threshold, device)
     run.model.train()
     return {"map50": result.metrics.ap50, "map": result.metrics.map,
             "whole_number_accuracy": result.whole_number_accuracy}
@@ -346,40 +458,48 @@ def _write_log(history: list[dict], save_dir: Path) -> None:
     save_training_curves(history, save_dir / "training_curves.png")
 
 
-def run_training(model_config: ModelConfig | str | None, config: TrainConfig,
+def run_training(model_config: ModelConfig | str | None,
+                 config: TrainConfig | Mapping[str, Any],
                  resume: str | Path | None = None) -> TrainResult:
     """Everything ``yolo-smol train`` does: check, load and prepare data, train.
 
-    With ``resume`` (a save_dir or a checkpoint file), the model config and every training
-    setting come from the checkpoint, except ``num_epochs``, which may be raised.
+    Args:
+        model_config: the model to train (a config, a file or a built-in name; ``None``
+            means ``smol``). Must be ``None`` when resuming: the run keeps its own.
+        config: the training settings, or a mapping of only the settings the user chose
+            (the rest are the defaults, or, when resuming, the run's own).
+        resume: a run folder (or a checkpoint in one) to continue. Every setting comes from
+            the run unless ``config`` names it, so a resumed run ends with the weights an
+            uninterrupted run would have.
     """
-    from yolo_smol.data import prepare
-    from yolo_smol.sources import load_dataset_source
+    from yolo_smol.data.prepare import prepare
+    from yolo_smol.data.sources import load_dataset_source
 
-    payload = None
-    if resume is not None:
-        path = Path(resume)
-        payload = read_checkpoint(path / "last.pt" if path.is_dir() else path)
-        if "training" not in payload:
-            raise TrainConfigError(f"--resume {resume}: holds weights only, no training "
-                                   "state; resume from a save_dir of yolo-smol train")
-        saved = TrainConfig.from_dict(payload["train_config"])
-        config = replace(saved, num_epochs=max(config.num_epochs, saved.num_epochs),
-                         save_dir=str(path if path.is_dir() else path.parent))
-        model_config = load_config(payload["model_config"])
-    config.validate()
-    model_config = load_config(model_config or "smol")
+    payload = initial_weights = None
+    if resume is None:
+        config = config if isinstance(config, TrainConfig) else TrainConfig(**config)
+        if config.init is not None:
+            model_config, initial_weights = _initial_weights(config.init, model_config)
+        model_config = load_config(model_config or "smol")
+    else:
+        payload, model_config, config = _resumed(resume, model_config, config)
     if config.image_size is not None and config.image_size != model_config.image_size:
         model_config = model_config.replace(image_size=config.image_size)
     train_set = load_dataset_source(config.dataset, "train", config.num_train, config.seed)
     if not any(len(digits["label"]) for digits in train_set["digits"]):
         raise TrainConfigError(f"--dataset {config.dataset}: the training split has no boxes "
                                "to learn from; check its annotations")
-    test_set = load_dataset_source(config.dataset, "test", config.num_test, config.seed)
+    test_source = config.test_dataset or config.dataset
+    test_set = load_dataset_source(test_source, "test", config.num_test, config.seed)
+    tqdm.write(f"training on {len(train_set):,} images of {config.dataset} (train split), "
+               f"scoring on {len(test_set):,} images of {test_source} (test split)")
+    if _one_file_for_both(config.dataset, test_source):
+        tqdm.write(f"note: {test_source} is one file, so the scored images are the training "
+                   "images; give --test_dataset, or a folder with train.jsonl and test.jsonl")
     train_data = prepare(train_set, model_config.image_size, config.workers)
     test_data = prepare(test_set, model_config.image_size, config.workers)
     for name, data in (("train", train_data), ("test", test_data)):
         if data.num_clipped or data.num_dropped:  # reported once per split, not per image
             tqdm.write(f"{name} split: {data.num_clipped} boxes clipped to their image, "
                        f"{data.num_dropped} smaller than a pixel dropped")
-    return train(model_config, config, train_data, test_data, payload)
+    return train(model_config, config, train_data, test_data, payload, initial_weights)

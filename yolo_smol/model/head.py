@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from yolo_smol.backbone import ConvBNAct
+from yolo_smol.model.backbone import ConvBNAct
 
 __all__ = ["DetectionHead", "UpsamplePath"]
 

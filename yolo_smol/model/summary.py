@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from yolo_smol.model import YoloSmol
+from yolo_smol.model.yolo import YoloSmol
 
 __all__ = ["LayerRow", "ModelSummary", "summarize", "count_macs"]
 

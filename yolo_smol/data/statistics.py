@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
-from yolo_smol.schema import read_image_size
+from yolo_smol.data.schema import read_image_size
 
 __all__ = ["SVHN_FIGURES", "SVHN_DIGIT_COUNTS", "SVHN_DIGITS_PER_IMAGE", "DatasetStatistics",
            "dataset_statistics", "format_statistics_table"]

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from yolo_smol.anchors import AnchorResult, kmeans_anchors
+from yolo_smol.anchors.kmeans import AnchorResult, kmeans_anchors
 
 __all__ = ["plot_anchor_summary", "config_snippet", "mean_iou_curve", "explore_anchors"]
 

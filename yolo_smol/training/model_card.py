@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from yolo_smol.checkpoint import read_checkpoint
+from yolo_smol.model.checkpoint import read_checkpoint
 
 __all__ = ["write_model_card"]
 
@@ -61,19 +61,21 @@ def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str
 
 def _score(weights_path: Path, train_config: dict):
     """The shipped weights scored afresh on the whole test split, as ``yolo-smol eval``."""
-    from yolo_smol.checkpoint import load_model
-    from yolo_smol.data import prepare
-    from yolo_smol.evaluate import evaluate
-    from yolo_smol.sources import load_dataset_source
+    from yolo_smol.data.prepare import prepare
+    from yolo_smol.data.sources import load_dataset_source
+    from yolo_smol.model.checkpoint import load_model
+    from yolo_smol.training.evaluate import evaluate
+    from yolo_smol.training.loop import TrainConfig
 
+    settings = TrainConfig.from_dict(train_config)
     model = load_model(weights_path)
-    test = load_dataset_source(train_config["dataset"], "test", seed=train_config["seed"])
+    test = load_dataset_source(settings.dataset, "test", seed=settings.seed)
     return evaluate(model, prepare(test, model.config.image_size),
-                    train_config["detection_threshold"])
+                    settings.confidence_threshold)
 
 
 def main() -> None:
-    """``python -m yolo_smol.model_card RUN_DIR WEIGHTS --command ... --seconds ...``."""
+    """``python -m yolo_smol.training.model_card RUN_DIR WEIGHTS --command ... --seconds ...``."""
     import argparse
 
     parser = argparse.ArgumentParser(description=write_model_card.__doc__.splitlines()[0])

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from yolo_smol.model import YoloSmol
+from yolo_smol.model.yolo import YoloSmol
 
 __all__ = ["measure_receptive_field", "stage_receptive_fields", "head_receptive_fields"]
 

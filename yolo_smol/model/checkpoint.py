@@ -8,14 +8,15 @@ from typing import Any
 import torch
 
 from yolo_smol.config import load_config
-from yolo_smol.model import YoloSmol
+from yolo_smol.errors import YoloSmolError
+from yolo_smol.model.yolo import YoloSmol
 
 __all__ = ["CheckpointError", "save_model", "load_model", "read_checkpoint"]
 
 FORMAT_VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(YoloSmolError):
     """A weights file that cannot be read as a yolo-smol checkpoint."""
 
 

@@ -3,7 +3,7 @@
 A YOLO model proposes a box at every cell and anchor (80 per image for smol.json), and
 several neighbouring cells usually find the same digit. Non-maximum suppression keeps the
 highest-scoring box of each cluster of overlapping boxes of the same class. The NMS is
-``yolo_smol.nms.dense_batched_nms``: torchvision's greedy algorithm, exactly (tested
+``yolo_smol.detection.nms.dense_batched_nms``: torchvision's greedy algorithm, exactly (tested
 against ``torchvision.ops.batched_nms``), for a whole batch at once.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from yolo_smol.boxes import cxcywh_to_xyxy
-from yolo_smol.decode import decode_boxes
-from yolo_smol.nms import dense_batched_nms
+from yolo_smol.detection.decode import decode_boxes
+from yolo_smol.detection.nms import dense_batched_nms
 
 __all__ = ["Detections", "flatten_predictions", "detect_flat", "detect", "one_digit_per_place",
            "one_per_place_mask"]

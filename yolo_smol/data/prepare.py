@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from yolo_smol.errors import YoloSmolError
+
 __all__ = ["DataError", "PreparedData", "prepare", "squash", "collate", "iterate_batches",
            "boxes_to_fractions"]
 
@@ -28,7 +30,7 @@ logger = logging.getLogger("yolo_smol")
 MIN_BOX_PX = 1.0  # boxes narrower or shorter than this after resizing are dropped
 
 
-class DataError(ValueError):
+class DataError(YoloSmolError):
     """A row of a dataset that cannot be used; the message names the row and the problem."""
 
 

@@ -4,7 +4,7 @@ Each ground-truth box is assigned to exactly one anchor over all heads, the one 
 *shape* overlaps it most (IoU of shapes on a common centre), and within that anchor's head
 to the grid cell that holds the box's centre. That prediction learns the box, objectness
 1 and the class; every other prediction learns objectness 0, except those the ignore rule
-spares (see :mod:`yolo_smol.loss`).
+spares (see :mod:`yolo_smol.detection.loss`).
 
 Two boxes can land on the same cell and anchor (a *collision*). The rule: the box whose
 shape fits the anchor best keeps it, ties going to the box listed first; the other box is
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from yolo_smol.anchors import shape_iou
-from yolo_smol.decode import encode_boxes
+from yolo_smol.boxes import shape_iou
+from yolo_smol.detection.decode import encode_boxes
 
 __all__ = ["Assignment", "assign_targets", "assign_targets_reference"]
 

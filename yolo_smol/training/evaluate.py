@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from yolo_smol.boxes import cxcywh_to_xyxy
-from yolo_smol.data import PreparedData, iterate_batches
-from yolo_smol.metrics import (
+from yolo_smol.data.prepare import PreparedData, iterate_batches
+from yolo_smol.detection.metrics import (
     DetectionMetrics,
     StackedDetections,
     StackedTruths,
@@ -18,10 +20,12 @@ from yolo_smol.metrics import (
     mean_average_precision,
     whole_number_accuracy,
 )
-from yolo_smol.model import YoloSmol
-from yolo_smol.postprocess import detect_flat
+from yolo_smol.detection.postprocess import detect_flat
+from yolo_smol.device import evaluation_copy
+from yolo_smol.model.yolo import YoloSmol
 
-__all__ = ["EvaluationResult", "predict_dataset", "evaluate"]
+__all__ = ["EvaluationResult", "EvaluationReport", "predict_dataset", "evaluate",
+           "evaluate_to_dir"]
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,9 @@ class EvaluationResult:
     """Scores of a model on a dataset, and where the time went.
 
     Attributes:
-        metrics: COCO-style mAP (from detections above ``map_confidence``).
-        whole_number_accuracy: share of images read exactly (detections above the
-            detection threshold).
+        metrics: COCO-style mAP (from detections above ``map_confidence_threshold``).
+        whole_number_accuracy: share of images read exactly (detections above
+            ``confidence_threshold``).
         confusion: ``(C + 1, C + 1)`` confusion matrix (see :func:`confusion_matrix`).
         seconds: time spent in ``forward``, ``postprocess`` (decode + NMS) and ``metrics``.
     """
@@ -88,9 +92,9 @@ def predict_dataset(model: YoloSmol, data: PreparedData, batch_size: int = 512,
     """Detections for every image of ``data`` (input pixels), and the seconds spent.
 
     The detections come stacked, one row each (``.per_image()`` gives one
-    :class:`~yolo_smol.postprocess.Detections` per image).
+    :class:`~yolo_smol.detection.postprocess.Detections` per image).
     """
-    model = model.to(device).eval()
+    model = evaluation_copy(model, device)  # the caller's model is left as it was
     size = data.images.shape[-1]
     parts: list[tuple[torch.Tensor, ...]] = []
     seconds = {"forward": 0.0, "postprocess": 0.0}
@@ -119,22 +123,79 @@ def predict_dataset(model: YoloSmol, data: PreparedData, batch_size: int = 512,
     return detections, seconds
 
 
-def evaluate(model: YoloSmol, data: PreparedData, detection_threshold: float = 0.25,
-             map_confidence: float = 0.001, iou_threshold: float = 0.45,
+def evaluate(model: YoloSmol, data: PreparedData, confidence_threshold: float = 0.25,
+             map_confidence_threshold: float = 0.001, iou_threshold: float = 0.45,
              batch_size: int = 512, device: torch.device | str = "cpu") -> EvaluationResult:
     """Score ``model`` on ``data``.
 
-    mAP uses every detection above ``map_confidence`` (low, so that the whole
+    mAP uses every detection above ``map_confidence_threshold`` (low, so that the whole
     precision-recall curve is seen); whole-number accuracy and the confusion matrix use
-    only those above ``detection_threshold``, as a user of the detector would.
+    only those above ``confidence_threshold``, as a user of the detector would.
     """
-    detections, seconds = predict_dataset(model, data, batch_size, map_confidence,
+    detections, seconds = predict_dataset(model, data, batch_size, map_confidence_threshold,
                                           iou_threshold, device)
     start = time.perf_counter()
     truths = _truths(data)
     metrics = mean_average_precision(detections, truths, model.config.num_classes)
-    accuracy = whole_number_accuracy(detections, truths, detection_threshold)
+    accuracy = whole_number_accuracy(detections, truths, confidence_threshold)
     confusion = confusion_matrix(detections, truths, model.config.num_classes,
-                                 detection_threshold)
+                                 confidence_threshold)
     seconds["metrics"] = time.perf_counter() - start
     return EvaluationResult(metrics, accuracy, confusion, len(data), seconds)
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """What :func:`evaluate_to_dir` scored and wrote.
+
+    Attributes:
+        result: the scores and timings.
+        prepare_seconds: time spent decoding and resizing the images.
+        files: the files written (``metrics.json``, ``pr_curves.png``,
+            ``confusion_matrix.png``).
+    """
+
+    result: EvaluationResult
+    prepare_seconds: float
+    files: list[Path]
+
+
+def evaluate_to_dir(model: YoloSmol, dataset, save_dir: str | Path, *,
+                    confidence_threshold: float = 0.25,
+                    map_confidence_threshold: float = 0.001, iou_threshold: float = 0.45,
+                    batch_size: int = 512, device: torch.device | str = "cpu",
+                    description: dict | None = None) -> EvaluationReport:
+    """Everything ``yolo-smol eval`` does after loading: prepare, score, write the report.
+
+    Args:
+        dataset: a ``datasets.Dataset`` in SVHN ``full_numbers`` schema.
+        save_dir: an existing folder; ``metrics.json``, ``pr_curves.png`` and
+            ``confusion_matrix.png`` are written into it.
+        description: what was scored (weights, dataset, split), stored in metrics.json.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from yolo_smol.data.prepare import prepare
+    from yolo_smol.visualize import plot_confusion_matrix, plot_precision_recall
+
+    save_dir = Path(save_dir)
+    start = time.perf_counter()
+    data = prepare(dataset, model.config.image_size)
+    prepare_seconds = time.perf_counter() - start
+    result = evaluate(model, data, confidence_threshold, map_confidence_threshold,
+                      iou_threshold, batch_size, device)
+    report = {**(description or {}), "model_config": model.config.to_dict(),
+              "confidence_threshold": confidence_threshold,
+              "map_confidence_threshold": map_confidence_threshold,
+              "iou_threshold": iou_threshold, **result.to_dict()}
+    files = [save_dir / "metrics.json"]
+    files[0].write_text(json.dumps(report, indent=2) + "\n")
+    for name, figure in (("pr_curves.png", plot_precision_recall(result.metrics.precision)),
+                         ("confusion_matrix.png", plot_confusion_matrix(result.confusion))):
+        figure.savefig(save_dir / name, dpi=120)
+        plt.close(figure)
+        files.append(save_dir / name)
+    return EvaluationReport(result, prepare_seconds, files)

@@ -1,7 +1,7 @@
 """Where images come from: real SVHN, the synthetic set, or a user's own files.
 
 Every source returns a ``datasets.Dataset`` in the schema of SVHN ``full_numbers``
-(:data:`yolo_smol.schema.SVHN_FEATURES`), so everything downstream reads one format.
+(:data:`yolo_smol.data.schema.SVHN_FEATURES`), so everything downstream reads one format.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from urllib.parse import urlparse
 
 import datasets
 
-from yolo_smol.schema import SVHN_FEATURES
-from yolo_smol.synthetic import SPLIT_SIZES, load_synthetic
+from yolo_smol.data.schema import SVHN_FEATURES
+from yolo_smol.data.synthetic import SPLIT_SIZES, load_synthetic
+from yolo_smol.errors import YoloSmolError
 
 __all__ = ["DataSourceError", "SVHN_REPO", "SVHN_CONFIG", "hub_reachable", "load_svhn",
            "load_jsonl", "load_dataset_source"]
@@ -26,7 +27,7 @@ _HOW_TO_TRAIN_ANYWAY = ("To work without it, use the embedded synthetic house nu
                         "(--dataset synthetic), or your own data (--dataset PATH).")
 
 
-class DataSourceError(ValueError):
+class DataSourceError(YoloSmolError):
     """A data source that cannot be read; the message says why and what to do instead."""
 
 
@@ -142,6 +143,13 @@ def _load_path(path: Path, split: str) -> datasets.Dataset:
                                       f"{', '.join(loaded)}")
             return loaded[split]
         return loaded
+    if path.is_dir() and any((path / f"{name}.jsonl").is_file() for name in SPLIT_SIZES):
+        # A folder of JSON-lines files named after their splits: train.jsonl, test.jsonl.
+        if not (path / f"{split}.jsonl").is_file():
+            present = [name for name in SPLIT_SIZES if (path / f"{name}.jsonl").is_file()]
+            raise DataSourceError(f"{path}: has no {split}.jsonl; it has "
+                                  f"{', '.join(f'{name}.jsonl' for name in present)}")
+        return load_jsonl(path / f"{split}.jsonl")
     if path.is_dir():
         files = sorted(path.rglob("*.parquet"))
         if not files:
@@ -162,8 +170,9 @@ def load_dataset_source(source: str | Path, split: str = "train",
 
     Args:
         source: ``"synthetic"`` (generated, cached), ``"svhn"`` (the hub), or a path to a
-            dataset saved with ``save_to_disk``, a parquet file or folder, or a JSON-lines
-            annotation file.
+            dataset saved with ``save_to_disk``, a parquet file or folder, a JSON-lines
+            annotation file (the same file serves every split), or a folder holding
+            ``train.jsonl`` and ``test.jsonl``.
         split: the split to read where the source has several.
         num_images: keep only the first this many images (all when None; for the synthetic
             set, the size of SVHN's split).

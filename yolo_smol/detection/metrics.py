@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from yolo_smol.postprocess import Detections, one_per_place_mask
+from yolo_smol.detection.postprocess import Detections, one_per_place_mask
 
 __all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "GroundTruth", "DetectionMetrics",
            "StackedDetections", "stack_detections", "StackedTruths", "stack_truths",
@@ -116,8 +116,9 @@ class StackedDetections:
     @classmethod
     def from_rows(cls, image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: torch.Tensor,
                   labels: torch.Tensor, num_images: int) -> StackedDetections:
-        """From flat rows (as :func:`yolo_smol.postprocess.detect_flat` gives them), grouped
-        by image: ``image (D,)``, ``boxes_xyxy (D, 4)``, ``scores (D,)``, ``labels (D,)``."""
+        """From flat rows (as :func:`yolo_smol.detection.postprocess.detect_flat` gives
+        them), grouped by image: ``image (D,)``, ``boxes_xyxy (D, 4)``, ``scores (D,)``,
+        ``labels (D,)``."""
         image_numpy = image.cpu().numpy().astype(np.int64)
         boxes_xyxy = boxes_xyxy.detach().cpu().reshape(-1, 4)
         return cls(image_numpy, boxes_xyxy, _xywh(boxes_xyxy),
@@ -349,7 +350,7 @@ def whole_number_accuracy(detections: list[Detections] | StackedDetections,
 
     The classic SVHN measure: one wrong, missing or extra digit makes the image wrong.
     The number is read from the detections above ``confidence_threshold``, one per place
-    (:func:`yolo_smol.postprocess.one_digit_per_place`, unless ``overlap_threshold`` is
+    (:func:`yolo_smol.detection.postprocess.one_digit_per_place`, unless ``overlap_threshold`` is
     None), left to right by box centre (:func:`read_number`, for all images at once).
     """
     if not truths:

@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import generalized_box_iou_loss
 
-from yolo_smol.assign import Assignment, assign_targets
 from yolo_smol.boxes import cxcywh_to_xyxy, pairwise_iou
-from yolo_smol.decode import MAX_LOG_SCALE, decode_boxes
+from yolo_smol.detection.assign import Assignment, assign_targets
+from yolo_smol.detection.decode import MAX_LOG_SCALE, decode_boxes
 
 __all__ = ["LossConfig", "yolo_loss", "ignore_mask"]
 

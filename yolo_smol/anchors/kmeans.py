@@ -15,15 +15,20 @@ from pathlib import Path
 import datasets
 import torch
 
-from yolo_smol.data import boxes_to_fractions
-from yolo_smol.schema import read_image_size
+from yolo_smol.boxes import shape_iou
+from yolo_smol.config import ModelConfig
+from yolo_smol.data.prepare import boxes_to_fractions
+from yolo_smol.data.schema import read_image_size
+from yolo_smol.errors import YoloSmolError
 
+# shape_iou lives with the other box functions; it is named here too, where the chapter
+# introduces it.
 __all__ = ["AnchorError", "AnchorResult", "shape_iou", "anchor_fitness", "kmeans_plus_plus",
            "anchor_candidates", "best_anchor", "kmeans_step", "kmeans_anchors",
-           "split_anchors", "box_shapes", "read_box_csv"]
+           "split_anchors", "refit_config", "box_shapes", "read_box_csv"]
 
 
-class AnchorError(ValueError):
+class AnchorError(YoloSmolError):
     """Box shapes or settings from which no anchors can be found; says what to change."""
 
 
@@ -46,21 +51,6 @@ class AnchorResult:
     history: tuple[float, ...]
     assignment: torch.Tensor
     recall_threshold: float = 0.5
-
-
-def shape_iou(boxes_wh: torch.Tensor, anchors_wh: torch.Tensor) -> torch.Tensor:
-    """IoU of box shapes aligned at a common centre.
-
-    Args:
-        boxes_wh: ``(N, 2)`` widths and heights (any one unit).
-        anchors_wh: ``(K, 2)`` in the same unit.
-
-    Returns:
-        ``(N, K)`` IoU; equal to ``torchvision.ops.box_iou`` of the boxes centred at 0.
-    """
-    inter = torch.minimum(boxes_wh[:, None, :], anchors_wh[None, :, :]).prod(-1)  # (N, K)
-    areas = boxes_wh.prod(-1)[:, None] + anchors_wh.prod(-1)[None, :]  # (N, K)
-    return inter / (areas - inter)
 
 
 def anchor_fitness(boxes_wh: torch.Tensor, anchors_wh: torch.Tensor,
@@ -189,11 +179,26 @@ def split_anchors(anchors_wh: torch.Tensor, num_heads: int,
             for i in range(0, anchors_wh.shape[0], per_head)]
 
 
+def refit_config(config: ModelConfig, anchors_wh: torch.Tensor) -> ModelConfig:
+    """A copy of ``config`` with ``anchors_wh (K, 2)`` shared among its heads, largest first.
+
+    Raises:
+        AnchorError: K is not the config's number of anchors, saying which k to use.
+    """
+    if anchors_wh.shape[0] != len(config.anchors):
+        raise AnchorError(
+            f"the config has {len(config.anchors)} anchors ({config.num_anchors_per_scale} "
+            f"per head x {config.num_detection_layers} heads), so use --k "
+            f"{len(config.anchors)}")
+    per_head = split_anchors(anchors_wh, config.num_detection_layers)
+    return config.replace(anchors=[list(anchor) for head in per_head for anchor in head])
+
+
 def box_shapes(dataset: datasets.Dataset) -> torch.Tensor:
     """``(N, 2)`` every box's ``(w, h)`` as fractions of its image, clipped as for training.
 
     Only image headers are read; boxes are clipped to their image and empty ones dropped,
-    as :func:`yolo_smol.data.prepare` does.
+    as :func:`yolo_smol.data.prepare.prepare` does.
     """
     raw = dataset.cast_column("image", datasets.Image(decode=False))
     shapes = []

@@ -1,0 +1,114 @@
+"""The package's shape: folders in the book's order, layering, one error base, lazy imports."""
+
+import ast
+import importlib
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import yolo_smol
+from yolo_smol.errors import YoloSmolError
+
+PACKAGE = Path(yolo_smol.__file__).parent
+# Folder (or top-level module) -> the parts of the package it may import. The ground
+# (config, boxes, errors, device) is below everything; nothing imports the CLI.
+ALLOWED = {
+    "errors": set(),
+    "config": {"errors"},
+    "boxes": set(),
+    "device": set(),
+    "data": {"errors", "config", "boxes", "data"},
+    "anchors": {"errors", "config", "boxes", "data", "anchors"},
+    "model": {"errors", "config", "boxes", "model"},
+    "detection": {"errors", "config", "boxes", "detection"},
+    "training": {"errors", "config", "boxes", "device", "data", "model", "detection",
+                 "training", "visualize"},
+    "predict": {"errors", "config", "boxes", "device", "data", "model", "detection"},
+    "visualize": {"boxes", "detection", "data"},
+    "cli": {"errors", "config", "device", "data", "anchors", "model", "detection", "training",
+            "predict", "visualize"},
+    "__main__": {"cli"},
+    "__init__": {"errors", "config", "model"},
+}
+
+
+def _part(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def _imported_parts(path: Path) -> set[str]:
+    parts = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            if name.startswith("yolo_smol."):
+                parts.add(name.split(".")[1])
+    return parts
+
+
+def test_every_module_sits_at_most_one_folder_deep():
+    modules = [path for path in PACKAGE.rglob("*.py")]
+    assert all(len(path.relative_to(PACKAGE).parts) <= 2 for path in modules)
+    assert {path.name for path in PACKAGE.iterdir() if path.is_dir()
+            and (path / "__init__.py").is_file()} == {
+        "data", "anchors", "model", "detection", "training"}
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(
+    p.relative_to(PACKAGE)))
+def test_imports_follow_the_layers(path):
+    part = _part(path)
+    extra = _imported_parts(path) - ALLOWED[part] - {part}
+    assert not extra, f"{path.relative_to(PACKAGE)} ({part}) imports {sorted(extra)}"
+
+
+def test_the_layer_table_is_not_vacuous():
+    # The check above must be able to fail: the training loop imports the model, which the
+    # detection folder may not.
+    loop = PACKAGE / "training" / "loop.py"
+    assert "model" in _imported_parts(loop) and "model" not in ALLOWED["detection"]
+
+
+def test_every_user_error_shares_one_base():
+    for module_info in pkgutil.walk_packages([str(PACKAGE)], "yolo_smol."):
+        if module_info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, Exception)
+                    and value.__module__ == module.__name__):
+                assert issubclass(value, YoloSmolError), value
+
+
+def test_top_level_names_still_import():
+    from yolo_smol import (  # noqa: F401
+        CheckpointError,
+        ConfigError,
+        ModelConfig,
+        YoloSmol,
+        builtin_config_names,
+        load_config,
+        load_model,
+        save_model,
+        summarize,
+    )
+
+    assert set(yolo_smol.__all__) <= set(dir(yolo_smol))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        yolo_smol.nothing  # noqa: B018
+
+
+def test_importing_the_package_and_the_cli_does_not_load_torch():
+    code = ("import sys, yolo_smol, yolo_smol.cli; "
+            "print(sorted(m for m in ('torch', 'datasets', 'matplotlib') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
