@@ -1,0 +1,172 @@
+"""How well a detector reads real house-number photos: mAP, whole numbers, and what goes wrong.
+
+Scores ``--weights`` on a JSON-lines set of real photos with boxes (by default the SVHN
+development photos kept beside the repository, ``../shared/svhn_real_dev``; they are for
+measuring only and never enter the repository). Prints
+
+- mAP@0.5, mAP@0.5:0.95 and whole-number accuracy, exactly as ``yolo-smol eval`` scores them;
+- an error breakdown of the digits read (above ``--confidence_threshold``, one per place),
+  matched one to one with the true digits at IoU >= 0.5 (boxes in the photo's pixels):
+  true digits missed, false digits per photo, digits found but misread;
+- whole-number accuracy by digits per photo and by photo height;
+
+and appends one row to ``--csv`` (default ``benchmarks/results/real.csv``) so that an
+ablation accumulates, one run per row, labelled by ``--label``.
+
+Run: .venv/bin/python benchmarks/real.py --weights weights/smol64.pt [--dataset PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import itertools
+import sys
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from torchvision.ops import box_iou
+
+from yolo_smol import load_model
+from yolo_smol.data.sources import load_dataset_source
+from yolo_smol.predict import read_numbers
+from yolo_smol.training.evaluate import evaluate_to_dir
+
+REPO = Path(__file__).resolve().parent.parent
+DEV_SET = REPO.parent / "shared" / "svhn_real_dev" / "annotations.jsonl"
+HEIGHT_BINS = (0, 30, 40, 50, 70, 100, 150)  # px; the dev set is stratified on these
+COLUMNS = ("date", "label", "weights", "dataset", "photos", "map50", "map",
+           "whole_number_accuracy", "missed_fraction", "false_per_photo", "misread_fraction",
+           "seconds")
+
+
+def breakdown(readings, truths_xyxy: list[torch.Tensor], truth_labels: list[torch.Tensor],
+              iou_threshold: float = 0.5) -> dict:
+    """Missed, false and misread digits, and exact readings by digits and by photo height.
+
+    Args:
+        readings: one :class:`~yolo_smol.predict.Reading` per photo.
+        truths_xyxy: per photo, ``(M, 4)`` true boxes, xyxy in the photo's pixels.
+        truth_labels: per photo, ``(M,)`` true digits, in reading order (left to right).
+    """
+    missed = misread = false = total = 0
+    exact = []
+    for reading, boxes, labels in zip(readings, truths_xyxy, truth_labels, strict=True):
+        found = reading.detections
+        total += len(labels)
+        matched_truth = set()
+        if len(found.labels) and len(labels):
+            iou = box_iou(found.boxes_xyxy, boxes)  # (D, M)
+            # Greedy one to one, best pair first (as COCO matches, but across classes).
+            order = torch.argsort(iou.flatten(), descending=True)
+            used_found = set()
+            for flat in order.tolist():
+                row, column = divmod(flat, len(labels))
+                if iou[row, column] < iou_threshold:
+                    break
+                if row in used_found or column in matched_truth:
+                    continue
+                used_found.add(row)
+                matched_truth.add(column)
+                misread += int(found.labels[row] != labels[column])
+            false += len(found.labels) - len(used_found)
+        else:
+            false += len(found.labels)
+        missed += len(labels) - len(matched_truth)
+        exact.append(reading.number == "".join(str(int(d)) for d in labels))
+    photos = len(exact)
+    return {"missed_fraction": missed / max(total, 1), "false_per_photo": false / max(photos, 1),
+            "misread_fraction": misread / max(total, 1), "exact": np.array(exact),
+            "digits": total}
+
+
+def _by_group(exact: np.ndarray, groups: np.ndarray, names: list[str]) -> str:
+    parts = []
+    for value, name in enumerate(names):
+        members = groups == value
+        if members.any():
+            parts.append(f"{name}: {exact[members].mean():.3f} ({int(members.sum())})")
+    return "   ".join(parts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", required=True, help="a checkpoint to score")
+    parser.add_argument("--dataset", default=None,
+                        help=f"a JSON-lines file of real photos (default: {DEV_SET})")
+    parser.add_argument("--confidence_threshold", type=float, default=0.25)
+    parser.add_argument("--label", default="", help="what this run is, for the CSV row")
+    parser.add_argument("--csv", default=str(REPO / "benchmarks" / "results" / "real.csv"))
+    parser.add_argument("--save_dir", default=str(REPO / "runs" / "real"),
+                        help="where metrics.json and the plots go")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dataset_path = Path(args.dataset) if args.dataset else DEV_SET
+    if not dataset_path.is_file():
+        print(f"benchmarks/real.py: no real photos at {dataset_path}. Give --dataset PATH: a "
+              "JSON-lines file of {\"file\": ..., \"bbox\": [[x, y, w, h], ...], \"label\": "
+              "[...]} with the photos beside it (see yolo-smol data --help).", file=sys.stderr)
+        return 2
+    datasets.disable_progress_bars()
+    start = datetime.datetime.now()
+    model = load_model(args.weights)
+    dataset = load_dataset_source(dataset_path, "test")
+    save_dir = Path(args.save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    report = evaluate_to_dir(model, dataset, save_dir,
+                             confidence_threshold=args.confidence_threshold,
+                             description={"weights": args.weights, "dataset": str(dataset_path)})
+    result = report.result
+    photos = [row["image"].convert("RGB") for row in dataset]
+    readings = read_numbers(model, photos, args.confidence_threshold)
+    truths, labels = [], []
+    for row in dataset:
+        boxes = torch.tensor(row["digits"]["bbox"], dtype=torch.float32).view(-1, 4)
+        truths.append(torch.cat([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], dim=1))
+        labels.append(torch.tensor(row["digits"]["label"]))
+    errors = breakdown(readings, truths, labels)
+    seconds = (datetime.datetime.now() - start).total_seconds()
+
+    counts = np.array([min(len(label), 4) - 1 for label in labels])
+    heights = np.digitize([photo.height for photo in photos], HEIGHT_BINS[1:])
+    height_names = [f"<{HEIGHT_BINS[1]}px",
+                    *[f"{low}-{high}px" for low, high in itertools.pairwise(HEIGHT_BINS[1:])],
+                    f">={HEIGHT_BINS[-1]}px"]
+    print(f"{args.weights} on {len(photos)} photos ({errors['digits']} digits) of {dataset_path}")
+    print(f"mAP@0.5               {result.metrics.ap50:.3f}")
+    print(f"mAP@0.5:0.95          {result.metrics.map:.3f}")
+    print(f"whole-number accuracy {result.whole_number_accuracy:.3f}   "
+          f"(read one by one: {errors['exact'].mean():.3f})")
+    print(f"digits missed         {errors['missed_fraction']:.3f} of the true digits")
+    print(f"false digits          {errors['false_per_photo']:.2f} per photo")
+    print(f"digits misread        {errors['misread_fraction']:.3f} of the true digits "
+          "(found, wrong class)")
+    print("exact by digits       " + _by_group(errors["exact"], counts, ["1", "2", "3", "4+"]))
+    print("exact by height       " + _by_group(errors["exact"], heights, height_names))
+    csv_path = Path(args.csv)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    new = not csv_path.is_file()
+    with csv_path.open("a", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow({"date": start.strftime("%Y-%m-%d %H:%M"), "label": args.label,
+                         "weights": args.weights, "dataset": dataset_path.name,
+                         "photos": len(photos), "map50": f"{result.metrics.ap50:.4f}",
+                         "map": f"{result.metrics.map:.4f}",
+                         "whole_number_accuracy": f"{result.whole_number_accuracy:.4f}",
+                         "missed_fraction": f"{errors['missed_fraction']:.4f}",
+                         "false_per_photo": f"{errors['false_per_photo']:.3f}",
+                         "misread_fraction": f"{errors['misread_fraction']:.4f}",
+                         "seconds": f"{seconds:.1f}"})
+    print(f"appended a row to {csv_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
