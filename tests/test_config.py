@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +184,28 @@ def test_file_errors_name_the_file(tmp_path, smol_dict):
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(smol_dict))
     assert _error(path).startswith(f"{path}: backbone_layers[3].channels")
+
+
+def test_image_size_may_be_width_and_height():
+    config = load_config("smol").replace(image_size=[128, 64])
+    assert config.image_size == (128, 64) and config.input_size == (128, 64)
+    assert load_config(config.to_dict()) == config
+    assert json.loads(config.to_json())["image_size"] == [128, 64]
+    assert load_config("smol").replace(image_size=[64, 64]).image_size == 64  # a square
+    with pytest.raises(ConfigError, match="image_size: 100 is not divisible"):
+        load_config("smol").replace(image_size=[100, 64])
+    with pytest.raises(ConfigError, match=r"must be one number \(a square\) or \[width, h"):
+        load_config("smol").replace(image_size=[128, 64, 3])
+    with pytest.raises(ValueError, match="use grid_shapes"):
+        config.grid_sizes  # noqa: B018
+
+
+def test_the_repositorys_configs_are_the_packages_own():
+    """One source: configs/*.json are links to the built-in configs shipped in the package."""
+    import yolo_smol
+
+    package_configs = Path(yolo_smol.__file__).parent / "configs"
+    for path in (REPO / "configs").glob("*.json"):
+        assert path.resolve() == (package_configs / path.name).resolve(), path
+    assert {path.stem for path in (REPO / "configs").glob("*.json")} == set(
+        builtin_config_names())

@@ -107,3 +107,13 @@ def test_collate_of_nothing():
     images = torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
     _, targets = collate([(images[0], torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64))])
     assert targets.shape == (0, 6)
+
+
+def test_a_wide_input_keeps_box_fractions_and_stores_height_by_width():
+    dataset = make_dataset([(png_bytes(100, 50), [[10, 5, 20, 40]], [3])])
+    data = prepare(dataset, image_size=(64, 32))
+    assert data.images.shape == (1, 3, 32, 64)  # (N, 3, H, W)
+    torch.testing.assert_close(data[0][1], torch.tensor([[0.2, 0.5, 0.2, 0.8]]))
+    wide = prepare(make_dataset([(two_colour_png(100, 50), [], [])]), image_size=(64, 32))
+    image = wide.images[0].int()
+    assert (image[0, :, :28] > 240).all() and (image[2, :, 36:] > 240).all()

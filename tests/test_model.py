@@ -99,3 +99,10 @@ def test_bad_input_shapes(shape, message):
 
 def test_model_accepts_a_name_or_dict():
     assert YoloSmol("smol").config == YoloSmol(CONFIGS["smol"]).config
+
+
+def test_a_wide_input_gives_wide_grids():
+    config = load_config(CONFIGS["smol"]).replace(image_size=[64, 32])
+    assert config.input_size == (64, 32) and config.grid_shapes == ((4, 8), (8, 16))
+    outputs = YoloSmol(config)(torch.zeros(2, 3, 32, 64))
+    assert [tuple(output.shape) for output in outputs] == [(2, 1, 4, 8, 15), (2, 1, 8, 16, 15)]

@@ -113,3 +113,21 @@ def test_predict_dataset_stacks_what_detect_finds_image_by_image():
         torch.testing.assert_close(mine.boxes_xyxy, reference.boxes_xyxy)
         torch.testing.assert_close(mine.scores, reference.scores)
         assert torch.equal(mine.labels, reference.labels)
+
+
+def test_a_wide_input_scales_x_by_its_width_and_y_by_its_height():
+    # A 64 x 32 input (width, height): grids of 8 x 4 and 16 x 8 cells (S_w x S_h).
+    outputs = [torch.full((1, 1, 4, 8, 15), -20.0), torch.full((1, 1, 8, 16, 15), -20.0)]
+    outputs[0][0, 0, 1, 6, :4] = 0.0  # centred in its cell, the anchor's own size
+    outputs[0][0, 0, 1, 6, 4] = outputs[0][0, 0, 1, 6, 5 + 3] = 5.0  # row 1, col 6
+    found = detect(outputs, ANCHORS, (64, 32), confidence_threshold=0.5)[0]
+    # Centre (col 6.5 of 8, row 1.5 of 4) of a 64 x 32 input; the anchor as fractions.
+    centre_x, centre_y = 6.5 / 8 * 64, 1.5 / 4 * 32
+    half_w, half_h = 0.15 * 64 / 2, 0.73 * 32 / 2
+    torch.testing.assert_close(found.boxes_xyxy, torch.tensor(
+        [[centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h]]))
+    # The square case is the same function with equal sides.
+    square = detect(_outputs(3, batch=2), ANCHORS, 32, confidence_threshold=0.1)
+    same = detect(_outputs(3, batch=2), ANCHORS, (32, 32), confidence_threshold=0.1)
+    for a, b in zip(square, same, strict=True):
+        assert torch.equal(a.boxes_xyxy, b.boxes_xyxy)

@@ -24,8 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         "summary", help="print each layer's output shape, the parameters and MACs per image")
     summary.add_argument("--model_config", default="smol",
                          help="a JSON config file or a built-in name (default: smol)")
-    summary.add_argument("--image_size", type=int, default=None,
-                         help="input size in pixels (default: the config's image_size)")
+    summary.add_argument("--image_size", type=_size, default=None,
+                         help="input size in pixels, 64 or WIDTHxHEIGHT such as 128x64 "
+                              "(default: the config's image_size)")
     summary.set_defaults(handler=_run_summary)
 
     data = commands.add_parser(
@@ -142,6 +143,15 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
+def _size(text: str) -> int | tuple[int, int]:
+    """``64`` (a square) or ``128x64`` / ``128,64`` (width and height)."""
+    parts = text.lower().replace(",", "x").split("x")
+    if len(parts) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; use 64 or 128x64")
+    sides = [_whole(part) for part in parts]
+    return sides[0] if len(sides) == 1 else (sides[0], sides[1])
+
+
 def _whole(text: str) -> int:
     try:
         return int(text)
@@ -164,9 +174,10 @@ def _add_train_parser(commands) -> None:
     # One flag per TrainConfig field, so that a new setting cannot be forgotten here. Only
     # the flags the user types reach the settings (SUPPRESS): the rest are TrainConfig's
     # defaults, or a resumed run's own values. TrainConfig checks every value once.
-    parsers = {"int": _whole, "float": _number, "bool": _boolean, "str": str}
+    parsers = {"int": _whole, "float": _number, "bool": _boolean, "str": str, "size": _size}
     for setting in fields(TrainConfig):
-        parse = parsers[setting.type.split(" | ")[0]]  # "int | None" is parsed as an int
+        # "int | None" is parsed as an int; a setting may name another parser (its kind).
+        parse = parsers[setting.metadata.get("kind") or setting.type.split(" | ")[0]]
         default = setting.default if setting.default is not MISSING else None
         extra = {"nargs": "?", "const": True} if parse is _boolean else {}
         if setting.metadata.get("choices"):

@@ -26,6 +26,7 @@ __all__ = [
     "LayerConfig",
     "ModelConfig",
     "builtin_config_names",
+    "input_size",
     "load_config",
 ]
 
@@ -72,7 +73,7 @@ class ModelConfig:
     """
 
     num_classes: int
-    image_size: int
+    image_size: int | tuple[int, int]
     backbone_layers: tuple[LayerConfig, ...]
     anchors: tuple[tuple[float, float], ...]
     num_anchors_per_scale: int
@@ -89,9 +90,28 @@ class ModelConfig:
         return tuple(2 ** (deepest - i) for i in range(self.num_detection_layers))
 
     @property
+    def input_size(self) -> tuple[int, int]:
+        """The model input's ``(width, height)`` in pixels.
+
+        ``image_size`` is one number for a square input (the book's models) or
+        ``[width, height]``: house-number photos are about 2.2 times as wide as tall, and a
+        fully convolutional network reads a wide input as easily as a square one.
+        """
+        return input_size(self.image_size)
+
+    @property
     def grid_sizes(self) -> tuple[int, ...]:
-        """Grid size S of each head, coarsest first (e.g. ``(4, 8)`` at 32 px)."""
+        """Grid size S of each head, coarsest first (e.g. ``(4, 8)`` at 32 px); square
+        inputs only (see :attr:`grid_shapes`)."""
+        if not isinstance(self.image_size, int):
+            raise ValueError("grid_sizes is for square inputs; use grid_shapes")
         return tuple(self.image_size // stride for stride in self.strides)
+
+    @property
+    def grid_shapes(self) -> tuple[tuple[int, int], ...]:
+        """``(S_h, S_w)`` of each head's grid, coarsest first."""
+        width, height = self.input_size
+        return tuple((height // stride, width // stride) for stride in self.strides)
 
     @property
     def anchors_per_head(self) -> tuple[tuple[tuple[float, float], ...], ...]:
@@ -104,7 +124,8 @@ class ModelConfig:
         """The JSON form, keys in the order of ``configs/smol.json``."""
         return {
             "num_classes": self.num_classes,
-            "image_size": self.image_size,
+            "image_size": (self.image_size if isinstance(self.image_size, int)
+                           else list(self.image_size)),
             "backbone_layers": [layer.to_dict() for layer in self.backbone_layers],
             "anchors": [list(anchor) for anchor in self.anchors],
             "num_anchors_per_scale": self.num_anchors_per_scale,
@@ -202,7 +223,7 @@ def _build(raw: Any) -> ModelConfig:
         raise ConfigError("anchors: must be a non-empty list of [width, height] pairs")
     return ModelConfig(
         num_classes=_positive_int(fields["num_classes"], "num_classes"),
-        image_size=_positive_int(fields["image_size"], "image_size"),
+        image_size=_image_size(fields["image_size"]),
         backbone_layers=tuple(_build_layer(layer, i) for i, layer in enumerate(layers_raw)),
         anchors=tuple(_build_anchor(anchor, i) for i, anchor in enumerate(anchors_raw)),
         num_anchors_per_scale=_positive_int(fields["num_anchors_per_scale"],
@@ -281,12 +302,14 @@ def _check_consistency(config: ModelConfig) -> None:
             f"{config.num_downsamples} Downsample layers; each head needs its own resolution, "
             "so lower it or add Downsample layers")
     total_stride = 2 ** config.num_downsamples
-    if config.image_size % total_stride:
-        lower = max(total_stride, config.image_size // total_stride * total_stride)
-        raise ConfigError(
-            f"image_size: {config.image_size} is not divisible by the backbone's total stride "
-            f"{total_stride} (2 to the power of {config.num_downsamples} Downsample layers); "
-            f"use a multiple of {total_stride}, such as {lower} or {lower + total_stride}")
+    for side in dict.fromkeys(config.input_size):
+        if side % total_stride:
+            lower = max(total_stride, side // total_stride * total_stride)
+            raise ConfigError(
+                f"image_size: {side} is not divisible by the backbone's total stride "
+                f"{total_stride} (2 to the power of {config.num_downsamples} Downsample "
+                f"layers); use a multiple of {total_stride}, such as {lower} or "
+                f"{lower + total_stride}")
 
 
 def _check_keys(raw: Any, prefix: str, expected: tuple[str, ...], what: str) -> dict[str, Any]:
@@ -303,6 +326,24 @@ def _check_keys(raw: Any, prefix: str, expected: tuple[str, ...], what: str) -> 
             raise ConfigError(f"{prefix}{key}: missing; {what} needs all of: "
                               f"{', '.join(expected)}")
     return dict(raw)
+
+
+def input_size(image_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """``(width, height)`` of an ``image_size``: one side of a square, or width and height."""
+    if isinstance(image_size, int):
+        return image_size, image_size
+    width, height = image_size
+    return int(width), int(height)
+
+
+def _image_size(value: Any) -> int | tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ConfigError(f"image_size: {_show(value)} must be one number (a square) or "
+                              "[width, height]")
+        width, height = (_positive_int(side, "image_size") for side in value)
+        return width if width == height else (width, height)
+    return _positive_int(value, "image_size")
 
 
 def _positive_int(value: Any, where: str) -> int:

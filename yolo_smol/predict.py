@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from yolo_smol.config import load_config
+from yolo_smol.config import input_size, load_config
 from yolo_smol.data.prepare import squash
 from yolo_smol.detection.metrics import read_number
 from yolo_smol.detection.postprocess import Detections, detect, one_digit_per_place
@@ -83,12 +83,15 @@ def load_image(path: str | Path) -> Image.Image:
     raise ImageError(f"{path}: cannot be read as an image: {reason}")
 
 
-def to_model_input(images: list[Image.Image], image_size: int) -> torch.Tensor:
-    """``(B, 3, S, S)`` float in [0, 1]: each photo squashed to S x S as in training."""
+def to_model_input(images: list[Image.Image], image_size: int | tuple[int, int],
+                   ) -> torch.Tensor:
+    """``(B, 3, H, W)`` float in [0, 1]: each photo squashed to the model input, as in
+    training (``image_size``: a square's side, or ``(width, height)``)."""
+    width, height = input_size(image_size)
     pixels = [torch.frombuffer(bytearray(squash(image, image_size).tobytes()),
                                dtype=torch.uint8) for image in images]
-    batch = torch.stack(pixels).view(len(images), image_size, image_size, 3)  # (B, S, S, 3)
-    return batch.permute(0, 3, 1, 2).float() / 255  # (B, 3, S, S)
+    batch = torch.stack(pixels).view(len(images), height, width, 3)  # (B, H, W, 3)
+    return batch.permute(0, 3, 1, 2).float() / 255  # (B, 3, H, W)
 
 
 def read_numbers(model: YoloSmol, images: list[Image.Image],

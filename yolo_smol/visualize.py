@@ -104,7 +104,7 @@ def save_training_curves(history: list[dict], path: str | Path) -> None:
 
 
 def plot_detections(images, detections, truths=None, columns: int = 8) -> Figure:
-    """Images ``(B, 3, S, S)`` uint8 with their detections (red) and true boxes (green).
+    """Images ``(B, 3, H, W)`` uint8 with their detections (red) and true boxes (green).
 
     Each title is the number read from the detections, and the true number after a slash
     when ``truths`` are given.
@@ -151,19 +151,21 @@ def save_detection_grid(model, data, path: str | Path, confidence_threshold: flo
 
     count = min(count, len(data))
     images, _ = data.batch(torch.arange(count))
-    size = images.shape[-1]
+    height, width = images.shape[-2:]
     was_training = model.training
     model.eval()
     with torch.no_grad():
         outputs = model(images.to(device).float() / 255)
     model.train(was_training)
     found = one_digit_per_place(detect([output.float().cpu() for output in outputs],
-                                       model.anchors.cpu(), size, confidence_threshold),
+                                       model.anchors.cpu(), (width, height),
+                                       confidence_threshold),
                                 confidence_threshold)
     truths = []
     for index in range(count):
         _, boxes, labels = data[index]
-        truths.append(GroundTruth(cxcywh_to_xyxy(boxes) * size, labels))
+        to_pixels = torch.tensor([width, height, width, height], dtype=torch.float32)
+        truths.append(GroundTruth(cxcywh_to_xyxy(boxes) * to_pixels, labels))
     figure = plot_detections(images, found, truths)
     figure.savefig(path, dpi=100)
     plt.close(figure)

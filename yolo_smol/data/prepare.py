@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from yolo_smol.config import input_size
 from yolo_smol.errors import YoloSmolError
 
 __all__ = ["DataError", "PreparedData", "prepare", "squash", "collate", "iterate_batches",
@@ -39,7 +40,8 @@ class PreparedData(torch.utils.data.Dataset):
     """Resized images and their boxes, ready to batch.
 
     Attributes:
-        images: ``(N, 3, S, S)`` uint8, squashed to S x S.
+        images: ``(N, 3, H, W)`` uint8, squashed to the model input (``H = W = S`` for a
+            square one).
         boxes_cxcywh: ``(T, 4)`` float32, cxcywh as fractions of the image, all images'
             boxes one after another.
         labels: ``(T,)`` int64 digits.
@@ -126,11 +128,15 @@ def _decode(image: dict, row: int) -> Image.Image:
 
 
 def boxes_to_fractions(bboxes: list, labels: list, row: int, width: int, height: int,
-                  image_size: int) -> tuple[list[list[float]], list[int], int, int]:
+                       image_size: int | tuple[int, int],
+                       ) -> tuple[list[list[float]], list[int], int, int]:
     """Check, clip and convert one row's boxes: xywh pixels -> cxcywh fractions.
 
-    Returns the kept boxes, their labels, and how many were clipped and dropped.
+    ``image_size`` is the model input's (a side, or ``(width, height)``), for the check that
+    a box keeps at least a pixel. Returns the kept boxes, their labels, and how many were
+    clipped and dropped.
     """
+    input_width, input_height = input_size(image_size)
     if len(bboxes) != len(labels):
         raise DataError(f"row {row}: {len(bboxes)} boxes but {len(labels)} labels")
     boxes, kept_labels, clipped, dropped = [], [], 0, 0
@@ -144,8 +150,8 @@ def boxes_to_fractions(bboxes: list, labels: list, row: int, width: int, height:
         x0, y0 = min(max(left, 0.0), width), min(max(top, 0.0), height)
         x1, y1 = min(max(left + box_w, 0.0), width), min(max(top + box_h, 0.0), height)
         clipped += (x0, y0, x1, y1) != (left, top, left + box_w, top + box_h)
-        if (x1 - x0) * image_size / width < MIN_BOX_PX or (
-                y1 - y0) * image_size / height < MIN_BOX_PX:
+        if (x1 - x0) * input_width / width < MIN_BOX_PX or (
+                y1 - y0) * input_height / height < MIN_BOX_PX:
             dropped += 1
             continue
         boxes.append([(x0 + x1) / 2 / width, (y0 + y1) / 2 / height,
@@ -154,14 +160,14 @@ def boxes_to_fractions(bboxes: list, labels: list, row: int, width: int, height:
     return boxes, kept_labels, clipped, dropped
 
 
-def squash(image: Image.Image, image_size: int) -> Image.Image:
-    """``image`` resized to ``image_size`` x ``image_size`` with LANCZOS.
+def squash(image: Image.Image, image_size: int | tuple[int, int]) -> Image.Image:
+    """``image`` resized to the model input (``S x S``, or ``(width, height)``) with LANCZOS.
 
-    Squashed to a square, as the seed does: no padding to learn around, every pixel is
-    image; the cost is that box shapes change with the image's aspect (see chapter 1).
-    Training images and photos read by ``yolo-smol detect`` both go through this.
+    Squashed, as the seed does: no padding to learn around, every pixel is image; the cost
+    is that box shapes change with the image's aspect (see chapter 1), less so for a wide
+    input. Training images and photos read by ``yolo-smol detect`` both go through this.
     """
-    return image.resize((image_size, image_size), Image.LANCZOS)
+    return image.resize(input_size(image_size), Image.LANCZOS)
 
 
 def _prepare_rows(batch: dict, indices: list[int], image_size: int) -> dict:
@@ -179,8 +185,8 @@ def _prepare_rows(batch: dict, indices: list[int], image_size: int) -> dict:
     return out
 
 
-def prepare(dataset: datasets.Dataset, image_size: int, num_proc: int | None = None,
-            ) -> PreparedData:
+def prepare(dataset: datasets.Dataset, image_size: int | tuple[int, int],
+            num_proc: int | None = None) -> PreparedData:
     """Decode, check and resize every image of ``dataset`` once.
 
     Boxes reaching outside their image are clipped to it; boxes smaller than one pixel after
@@ -189,7 +195,8 @@ def prepare(dataset: datasets.Dataset, image_size: int, num_proc: int | None = N
 
     Args:
         dataset: rows in the SVHN ``full_numbers`` schema.
-        image_size: S, the side of the square model input in pixels.
+        image_size: S, the side of the square model input in pixels, or its
+            ``(width, height)`` (``ModelConfig.image_size`` either way).
         num_proc: processes for ``Dataset.map``; by default up to 4 for large sets.
 
     Raises:
@@ -207,13 +214,14 @@ def prepare(dataset: datasets.Dataset, image_size: int, num_proc: int | None = N
     return _to_tensors(mapped, image_size)
 
 
-def _to_tensors(mapped: datasets.Dataset, image_size: int) -> PreparedData:
+def _to_tensors(mapped: datasets.Dataset, image_size: int | tuple[int, int]) -> PreparedData:
     count = len(mapped)
     columns = mapped.to_dict() if count else {"pixels": [], "boxes": [], "labels": [],
                                               "clipped": [], "dropped": []}
     pixels = np.frombuffer(b"".join(columns["pixels"]), dtype=np.uint8)
-    images = torch.from_numpy(pixels.copy()).view(count, image_size, image_size, 3)
-    images = images.permute(0, 3, 1, 2).contiguous()  # (N, 3, S, S)
+    width, height = input_size(image_size)
+    images = torch.from_numpy(pixels.copy()).view(count, height, width, 3)
+    images = images.permute(0, 3, 1, 2).contiguous()  # (N, 3, S_h, S_w)
     per_image = [len(labels) for labels in columns["labels"]]
     offsets = torch.zeros(count + 1, dtype=torch.int64)
     offsets[1:] = torch.cumsum(torch.tensor(per_image, dtype=torch.int64), 0)

@@ -15,7 +15,8 @@ from urllib.parse import urlparse
 import datasets
 
 from yolo_smol.data.schema import SVHN_FEATURES
-from yolo_smol.data.synthetic import SPLIT_SIZES, load_synthetic
+from yolo_smol.data.svhn import SPLIT_SIZES
+from yolo_smol.data.synthetic import load_synthetic
 from yolo_smol.errors import YoloSmolError
 
 __all__ = ["DataSourceError", "SVHN_REPO", "SVHN_CONFIG", "hub_reachable", "load_svhn",

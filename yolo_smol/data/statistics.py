@@ -1,4 +1,5 @@
-"""Box and image statistics of a dataset, side by side with the published SVHN figures."""
+"""Box and image statistics of a dataset, side by side with the published SVHN figures
+(:mod:`yolo_smol.data.svhn`)."""
 
 from __future__ import annotations
 
@@ -7,26 +8,18 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
+from yolo_smol.data import svhn
 from yolo_smol.data.schema import read_image_size
 
 __all__ = ["SVHN_FIGURES", "SVHN_DIGIT_COUNTS", "SVHN_DIGITS_PER_IMAGE", "DatasetStatistics",
            "dataset_statistics", "format_statistics_table"]
 
-PERCENTILES = (5, 25, 50, 75, 95)
-
-# From SVHN's official train annotations (33,402 images): percentiles 5 / 25 / 50 / 75 / 95.
-SVHN_FIGURES = {
-    "image width px": (48, 72, 104, 158, 300),
-    "image height px": (20, 33, 47, 71, 130),
-    "image width / height": (1.82, 2.06, 2.23, 2.43, 2.93),
-    "box width / image width": (0.06, 0.10, 0.13, 0.16, 0.22),
-    "box height / image height": (0.33, 0.54, 0.66, 0.75, 0.86),
-    "box width / height": (0.28, 0.40, 0.48, 0.58, 0.71),
-    "gap / digit height": (-0.15, -0.05, 0.00, 0.05, 0.14),
-}
-SVHN_DIGIT_COUNTS = (4948, 13861, 10585, 8497, 7458, 6882, 5727, 5595, 5045, 4659)
-SVHN_DIGITS_PER_IMAGE = {1: 0.15, 2: 0.54, 3: 0.26, 4: 0.04, 5: 0.001}
-SVHN_OVERLAP_SHARE = 0.42  # neighbouring boxes that overlap horizontally
+# The published figures, under the names this module has always given them.
+SVHN_FIGURES = svhn.FIGURES
+SVHN_DIGIT_COUNTS = svhn.DIGIT_COUNTS
+SVHN_DIGITS_PER_IMAGE = svhn.DIGITS_PER_IMAGE
+SVHN_OVERLAP_SHARE = svhn.OVERLAP_SHARE
+PERCENTILES = svhn.PERCENTILES
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["MAX_LOG_SCALE", "cell_grid", "decode_boxes", "encode_boxes"]
+__all__ = ["MAX_LOG_SCALE", "cell_grid", "decode_at", "decode_boxes", "encode_boxes"]
 
 # exp(t_w) is clamped at e^4 ~ 55 times the anchor: no box is that much larger than its
 # anchor, and an untrained head's extreme logits must not overflow to inf.
@@ -29,6 +29,24 @@ def cell_grid(height: int, width: int, device: torch.device | None = None,
     return cols, rows
 
 
+def decode_at(raw_xywh: torch.Tensor, anchors_wh: torch.Tensor, cols: torch.Tensor,
+              rows: torch.Tensor, grid_height: int, grid_width: int) -> torch.Tensor:
+    """The paper's decoding for predictions at known cells (any matching shapes ``...``).
+
+    Args:
+        raw_xywh: ``(..., 4)`` raw ``t_x, t_y, t_w, t_h``.
+        anchors_wh: ``(..., 2)`` each prediction's anchor, fractions of the image.
+        cols, rows: ``(...)`` the cell of each prediction.
+
+    Returns:
+        ``(..., 4)`` boxes, cxcywh as fractions of the image.
+    """
+    centre_x = (torch.sigmoid(raw_xywh[..., 0]) + cols) / grid_width
+    centre_y = (torch.sigmoid(raw_xywh[..., 1]) + rows) / grid_height
+    size = torch.exp(raw_xywh[..., 2:4].clamp(max=MAX_LOG_SCALE)) * anchors_wh
+    return torch.cat([centre_x[..., None], centre_y[..., None], size], dim=-1)
+
+
 def decode_boxes(raw: torch.Tensor, anchors_wh: torch.Tensor) -> torch.Tensor:
     """Boxes of every prediction of one head.
 
@@ -40,12 +58,9 @@ def decode_boxes(raw: torch.Tensor, anchors_wh: torch.Tensor) -> torch.Tensor:
         ``(B, A, S_h, S_w, 4)`` boxes, cxcywh as fractions of the image.
     """
     _, _, height, width, _ = raw.shape
-    cols, rows = cell_grid(height, width, raw.device)
-    centre_x = (torch.sigmoid(raw[..., 0]) + cols) / width  # (B, A, S_h, S_w)
-    centre_y = (torch.sigmoid(raw[..., 1]) + rows) / height
-    scale = torch.exp(raw[..., 2:4].clamp(max=MAX_LOG_SCALE))  # (B, A, S_h, S_w, 2)
-    size = scale * anchors_wh.to(raw.dtype)[None, :, None, None, :]
-    return torch.cat([centre_x[..., None], centre_y[..., None], size], dim=-1)
+    cols, rows = cell_grid(height, width, raw.device)  # (S_h, S_w) each, broadcast over B, A
+    anchors = anchors_wh.to(raw.dtype)[None, :, None, None, :]  # (1, A, 1, 1, 2)
+    return decode_at(raw[..., :4], anchors, cols, rows, height, width)
 
 
 def encode_boxes(boxes_cxcywh: torch.Tensor, anchors_wh: torch.Tensor, grid_height: int,

@@ -26,7 +26,7 @@ from torchvision.ops import generalized_box_iou_loss
 
 from yolo_smol.boxes import cxcywh_to_xyxy, pairwise_iou
 from yolo_smol.detection.assign import Assignment, assign_targets
-from yolo_smol.detection.decode import MAX_LOG_SCALE, decode_boxes
+from yolo_smol.detection.decode import decode_at, decode_boxes
 
 __all__ = ["LossConfig", "yolo_loss", "ignore_mask"]
 
@@ -144,11 +144,9 @@ def _box_term(positive_raw: torch.Tensor, assignment: Assignment, mine: torch.Te
     """Sum of the box loss over one head's positives ``positive_raw (P, 5 + C)``."""
     if config.box_loss == "giou":
         _, _, height, width, _ = raw.shape
-        anchor_wh = anchors_wh[assignment.anchor[mine]]  # (P, 2)
-        cells = torch.stack([assignment.col[mine], assignment.row[mine]], 1).to(raw.dtype)
-        centre = (torch.sigmoid(positive_raw[:, :2]) + cells) / raw.new_tensor([width, height])
-        size = anchor_wh * torch.exp(positive_raw[:, 2:4].clamp(max=MAX_LOG_SCALE))
-        predicted = cxcywh_to_xyxy(torch.cat([centre, size], dim=1))
+        predicted = cxcywh_to_xyxy(decode_at(
+            positive_raw[:, :4], anchors_wh[assignment.anchor[mine]],  # (P, 4), (P, 2)
+            assignment.col[mine], assignment.row[mine], height, width))
         truth = cxcywh_to_xyxy(assignment.boxes_cxcywh[mine])
         return generalized_box_iou_loss(predicted, truth, reduction="sum")
     predicted = torch.cat([torch.sigmoid(positive_raw[:, :2]), positive_raw[:, 2:4]], dim=1)

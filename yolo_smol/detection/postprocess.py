@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from yolo_smol.boxes import cxcywh_to_xyxy
+from yolo_smol.config import input_size
 from yolo_smol.detection.decode import decode_boxes
 from yolo_smol.detection.nms import dense_batched_nms
 
@@ -64,7 +65,8 @@ def flatten_predictions(outputs: list[torch.Tensor], anchors: torch.Tensor,
     return torch.cat(boxes, 1), torch.cat(scores, 1), torch.cat(labels, 1)
 
 
-def detect_flat(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: int,
+def detect_flat(outputs: list[torch.Tensor], anchors: torch.Tensor,
+                image_size: int | tuple[int, int],
                 confidence_threshold: float = 0.25, iou_threshold: float = 0.45,
                 max_detections: int = 100,
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -81,6 +83,7 @@ def detect_flat(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: 
     """
     with torch.no_grad():
         boxes, scores, labels = flatten_predictions(outputs, anchors)  # (B, N, ...)
+        to_pixels = boxes.new_tensor(input_size(image_size)).repeat(2)  # (4,) W, H, W, H
         # 1) Candidates above the threshold, moved to the front of each row, best first,
         #    so that NMS only looks at as many columns as the busiest image needs.
         candidate = scores >= confidence_threshold
@@ -89,7 +92,7 @@ def detect_flat(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: 
         width = max(int(candidate.sum(dim=1).max()) if candidate.numel() else 0, 1)
         order = order[:, :width]  # (B, K)
         boxes_xyxy = cxcywh_to_xyxy(torch.gather(boxes, 1, order[..., None].expand(-1, -1, 4))
-                                    ) * image_size  # (B, K, 4) input pixels
+                                    ) * to_pixels  # (B, K, 4) input pixels
         scores, labels = torch.gather(scores, 1, order), torch.gather(labels, 1, order)
         valid = torch.gather(candidate, 1, order)
         # 2) Greedy class-aware NMS, every image of the batch at once. (Grouping the rows
@@ -104,29 +107,32 @@ def detect_flat(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: 
         return image[kept], boxes_xyxy[kept], scores[kept], labels[kept]
 
 
-def detect(outputs: list[torch.Tensor], anchors: torch.Tensor, image_size: int,
+def detect(outputs: list[torch.Tensor], anchors: torch.Tensor,
+           image_size: int | tuple[int, int],
            confidence_threshold: float = 0.25, iou_threshold: float = 0.45,
            max_detections: int = 100,
            original_sizes: list[tuple[int, int]] | None = None) -> list[Detections]:
     """Detections for every image of a batch, with one class-aware NMS for the whole batch.
 
     Args:
-        outputs: per head ``(B, A, S, S, 5 + C)`` raw maps.
+        outputs: per head ``(B, A, S_h, S_w, 5 + C)`` raw maps.
         anchors: ``(L, A, 2)`` anchors, fractions of the image.
-        image_size: S, the side of the model input in pixels.
+        image_size: S, the side of the model input in pixels, or its ``(width, height)``.
         confidence_threshold: keep predictions scoring at least this.
         iou_threshold: NMS suppresses a box overlapping a better one of its class by more.
         max_detections: keep at most this many per image, best first.
         original_sizes: ``(width, height)`` of each original image; boxes are then given
-            in its pixels (the input was squashed to S x S, so x and y scale differently).
+            in its pixels (the input was squashed to its size, so x and y scale
+            differently).
     """
     image, boxes_xyxy, scores, labels = detect_flat(
         outputs, anchors, image_size, confidence_threshold, iou_threshold, max_detections)
     if original_sizes is not None:
-        # Per row: x by original width / S, y by original height / S.
-        scale = torch.tensor([[width, height, width, height]
+        # Per row: x by original width / input width, y by original height / input height.
+        input_width, input_height = input_size(image_size)
+        scale = torch.tensor([[width / input_width, height / input_height] * 2
                               for width, height in original_sizes],
-                             dtype=boxes_xyxy.dtype, device=boxes_xyxy.device) / image_size
+                             dtype=boxes_xyxy.dtype, device=boxes_xyxy.device)
         boxes_xyxy = boxes_xyxy * scale[image]
     counts = torch.bincount(image, minlength=outputs[0].shape[0]).tolist()
     return [Detections(*parts) for parts in zip(boxes_xyxy.split(counts), scores.split(counts),

@@ -7,11 +7,12 @@ from typing import Any
 
 import torch
 
-from yolo_smol.config import load_config
+from yolo_smol.config import ModelConfig, load_config
 from yolo_smol.errors import YoloSmolError
 from yolo_smol.model.yolo import YoloSmol
 
-__all__ = ["CheckpointError", "save_model", "load_model", "read_checkpoint"]
+__all__ = ["CheckpointError", "checkpoint_payload", "write_checkpoint", "save_model",
+           "load_model", "read_checkpoint"]
 
 FORMAT_VERSION = 1
 
@@ -20,18 +21,29 @@ class CheckpointError(YoloSmolError):
     """A weights file that cannot be read as a yolo-smol checkpoint."""
 
 
-def save_model(model: YoloSmol, path: str | Path, **extra: Any) -> None:
-    """Write ``model``'s weights, its config and any ``extra`` entries to ``path``.
+def checkpoint_payload(config: ModelConfig, weights: dict[str, torch.Tensor],
+                       **extra: Any) -> dict:
+    """What every yolo-smol checkpoint holds: the format, the config, the inference
+    ``weights`` (a state dict), and ``extra`` entries (``train_config``, ``training``)."""
+    return {"format_version": FORMAT_VERSION, "model_config": config.to_dict(),
+            "model": weights, **extra}
+
+
+def write_checkpoint(payload: dict, path: str | Path) -> None:
+    """Write ``payload`` to ``path`` atomically.
 
     The file is written beside the target and renamed into place, so an interrupted save
     never leaves a truncated checkpoint where a good one was.
     """
     path = Path(path)
-    payload = {"format_version": FORMAT_VERSION, "model_config": model.config.to_dict(),
-               "model": model.state_dict(), **extra}
     partial = path.with_name(path.name + ".partial")
     torch.save(payload, partial)
     partial.replace(path)
+
+
+def save_model(model: YoloSmol, path: str | Path, **extra: Any) -> None:
+    """Write ``model``'s weights, its config and any ``extra`` entries to ``path``."""
+    write_checkpoint(checkpoint_payload(model.config, model.state_dict(), **extra), path)
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

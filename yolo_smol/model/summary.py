@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from yolo_smol.config import input_size
 from yolo_smol.model.yolo import YoloSmol
 
 __all__ = ["LayerRow", "ModelSummary", "summarize", "count_macs"]
@@ -26,7 +27,7 @@ class ModelSummary:
     rows: tuple[LayerRow, ...]
     num_params: int
     macs_per_image: int
-    image_size: int
+    image_size: int | tuple[int, int]
 
     def format(self) -> str:
         """The table as plain text, one layer a line, totals at the bottom."""
@@ -43,7 +44,12 @@ class ModelSummary:
         return "\n".join([render(header), rule, *map(render, lines), rule,
                           f"parameters:          {self.num_params:,}",
                           f"MACs per image:      {self.macs_per_image:,} "
-                          f"({self.macs_per_image / 1e6:.2f} M at {self.image_size} px)"])
+                          f"({self.macs_per_image / 1e6:.2f} M at {self._size_text} px)"])
+
+    @property
+    def _size_text(self) -> str:
+        width, height = input_size(self.image_size)
+        return str(width) if width == height else f"{width} x {height}"
 
 
 def count_macs(model: nn.Module, images: torch.Tensor) -> int:
@@ -80,7 +86,8 @@ def _describe_layer(layer) -> str:
     return f"ResidualBlock {layer.num_blocks}x{layer.channels}"
 
 
-def summarize(model: YoloSmol, image_size: int | None = None) -> ModelSummary:
+def summarize(model: YoloSmol, image_size: int | tuple[int, int] | None = None,
+              ) -> ModelSummary:
     """Run one image through ``model`` and tabulate every layer's output shape and size.
 
     The route output of a head is left out: the row shows the raw prediction map.
@@ -97,7 +104,8 @@ def summarize(model: YoloSmol, image_size: int | None = None) -> ModelSummary:
     was_training = model.training
     model.eval()
     try:
-        images = torch.zeros(1, 3, image_size, image_size)
+        width, height = input_size(image_size)
+        images = torch.zeros(1, 3, height, width)
         macs = count_macs(model, images)
     finally:
         for hook in hooks:

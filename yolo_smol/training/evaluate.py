@@ -78,10 +78,11 @@ class EvaluationResult:
 
 def _truths(data: PreparedData) -> StackedTruths:
     """The true boxes of ``data`` in input pixels, as they are stored: already stacked."""
-    size = data.images.shape[-1]
+    height, width = data.images.shape[-2:]
     counts = data.offsets[1:] - data.offsets[:-1]
     image = torch.repeat_interleave(torch.arange(len(counts)), counts)
-    return StackedTruths.from_rows(image, cxcywh_to_xyxy(data.boxes_cxcywh) * size,
+    to_pixels = torch.tensor([width, height, width, height], dtype=torch.float32)
+    return StackedTruths.from_rows(image, cxcywh_to_xyxy(data.boxes_cxcywh) * to_pixels,
                                    data.labels, len(counts))
 
 
@@ -95,7 +96,7 @@ def predict_dataset(model: YoloSmol, data: PreparedData, batch_size: int = 512,
     :class:`~yolo_smol.detection.postprocess.Detections` per image).
     """
     model = evaluation_copy(model, device)  # the caller's model is left as it was
-    size = data.images.shape[-1]
+    height, width = data.images.shape[-2:]
     parts: list[tuple[torch.Tensor, ...]] = []
     seconds = {"forward": 0.0, "postprocess": 0.0}
     first = 0
@@ -107,7 +108,7 @@ def predict_dataset(model: YoloSmol, data: PreparedData, batch_size: int = 512,
                 torch.cuda.synchronize()  # GPU work is asynchronous: time it where it ends
             middle = time.perf_counter()
             outputs = [output.float() for output in outputs]  # AMP-safe decoding
-            image, *found = detect_flat(outputs, model.anchors.to(device), size,
+            image, *found = detect_flat(outputs, model.anchors.to(device), (width, height),
                                         confidence_threshold, iou_threshold)
             parts.append((image.cpu() + first, *(part.cpu() for part in found)))
             first += images.shape[0]

@@ -25,13 +25,13 @@ import torch
 # notebook headless (nbclient, nbval) can stall on them.
 from tqdm import tqdm
 
-from yolo_smol.config import ModelConfig, load_config
+from yolo_smol.config import ModelConfig, input_size, load_config
 from yolo_smol.data.augment import AugmentConfig, augment_batch
 from yolo_smol.data.prepare import PreparedData, iterate_batches
 from yolo_smol.detection.loss import LossConfig, yolo_loss
 from yolo_smol.device import choose_device
 from yolo_smol.errors import YoloSmolError
-from yolo_smol.model.checkpoint import FORMAT_VERSION, read_checkpoint
+from yolo_smol.model.checkpoint import checkpoint_payload, read_checkpoint, write_checkpoint
 from yolo_smol.model.yolo import YoloSmol
 from yolo_smol.training.ema import ModelEMA
 from yolo_smol.training.evaluate import evaluate
@@ -49,9 +49,11 @@ class TrainConfigError(YoloSmolError):
     """Training settings that cannot work; says which one and what to use instead."""
 
 
-def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
-    """A training setting: its default and what ``yolo-smol train --help`` says of it."""
-    return field(default=default, metadata={"help": help, "choices": choices})
+def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None,
+             kind: str | None = None) -> Any:
+    """A training setting: its default and what ``yolo-smol train --help`` says of it
+    (``kind`` names how its flag is parsed when that is not its type's)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "kind": kind})
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,9 @@ class TrainConfig:
     grad_clip: float = _setting(10.0, "largest gradient norm; larger ones are scaled down")
     box_loss: str = _setting("sse", "the paper's squared error or GIoU",
                              choices=("sse", "giou"))
-    image_size: int | None = _setting(None, "input size in pixels (default: the config's)")
+    image_size: int | tuple[int, int] | None = _setting(
+        None, "input size in pixels: 64, or WIDTHxHEIGHT such as 128x64 (default: the "
+              "config's)", kind="size")
     dataset: str = _setting("synthetic", "synthetic, svhn, or a path (see yolo-smol data)")
     test_dataset: str | None = _setting(None, "score on this source's test split instead of "
                                               "--dataset's (a path, synthetic or svhn)")
@@ -99,6 +103,8 @@ class TrainConfig:
                                                  "(whole-number accuracy)")
 
     def __post_init__(self) -> None:
+        if isinstance(self.image_size, list):  # as read back from JSON
+            object.__setattr__(self, "image_size", tuple(self.image_size))
         self.validate()
 
     def validate(self) -> TrainConfig:
@@ -124,6 +130,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise TrainConfigError(f"--{name}: {value!r} must be a whole number >= 1")
+        sides = () if self.image_size is None else input_size(self.image_size)
+        if any(isinstance(side, bool) or side < 1 for side in sides):
+            raise TrainConfigError(f"--image_size: {self.image_size!r} must be whole numbers "
+                                   ">= 1")
         if self.box_loss not in ("sse", "giou"):
             raise TrainConfigError(f"box_loss: {self.box_loss!r} must be 'sse' or 'giou'")
         save_dir = Path(self.save_dir)
@@ -227,15 +237,14 @@ class _Run:
         return self.ema.model if self.ema is not None else self.model
 
     def state(self, model_config: ModelConfig, config: TrainConfig) -> dict:
-        return {"format_version": FORMAT_VERSION, "model_config": model_config.to_dict(),
-                "train_config": asdict(config),
-                "model": self.inference_model().state_dict(),
-                "training": {"model": self.model.state_dict(),
-                             "optimizer": self.optimizer.state_dict(),
-                             "ema": self.ema.state_dict() if self.ema else None,
-                             "scaler": self.scaler.state_dict(), "epoch": self.epoch,
-                             "step": self.step, "best_map": self.best_map,
-                             "history": self.history}}
+        return checkpoint_payload(
+            model_config, self.inference_model().state_dict(), train_config=asdict(config),
+            training={"model": self.model.state_dict(),
+                      "optimizer": self.optimizer.state_dict(),
+                      "ema": self.ema.state_dict() if self.ema else None,
+                      "scaler": self.scaler.state_dict(), "epoch": self.epoch,
+                      "step": self.step, "best_map": self.best_map,
+                      "history": self.history})
 
     def restore(self, payload: dict) -> None:
         training = payload["training"]
@@ -246,12 +255,6 @@ class _Run:
         self.scaler.load_state_dict(training["scaler"])
         self.epoch, self.step = training["epoch"], training["step"]
         self.best_map, self.history = training["best_map"], list(training["history"])
-
-
-def _save(path: Path, state: dict) -> None:
-    partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    partial.replace(path)  # never a half-written checkpoint where a good one was
 
 
 def _train_epoch(run: _Run, data: PreparedData, config: TrainConfig, loss_config: LossConfig,
@@ -336,7 +339,7 @@ def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedDa
     total_steps = steps_per_epoch * config.num_epochs
     loss_config = LossConfig(box_loss=config.box_loss)
     if resume_from is None:  # so that a stop in the first epoch can resume from the start
-        _save(save_dir / "last.pt", run.state(model_config, config))
+        write_checkpoint(run.state(model_config, config), save_dir / "last.pt")
     try:
         while run.epoch < config.num_epochs:
             row = {"epoch": run.epoch + 1, **_train_epoch(run, train_data, config,
@@ -349,12 +352,12 @@ def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedDa
             _report(row, config)
             _write_log(run.history, save_dir)
             state = run.state(model_config, config)
-            _save(save_dir / "last.pt", state)
+            write_checkpoint(state, save_dir / "last.pt")
             if run.epoch % config.checkpoint_epoch == 0:
-                _save(save_dir / f"epoch_{run.epoch:03d}.pt", state)
+                write_checkpoint(state, save_dir / f"epoch_{run.epoch:03d}.pt")
             if row.get("map", -1.0) > run.best_map:
                 run.best_map = row["map"]
-                _save(save_dir / "best.pt", run.state(model_config, config))
+                write_checkpoint(run.state(model_config, config), save_dir / "best.pt")
     except KeyboardInterrupt:
         # last.pt already holds the last completed epoch; the one in progress is lost.
         tqdm.write(f"interrupted in epoch {run.epoch + 1}: {save_dir / 'last.pt'} holds "

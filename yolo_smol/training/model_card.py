@@ -10,7 +10,9 @@ from pathlib import Path
 
 import torch
 
-from yolo_smol.model.checkpoint import read_checkpoint
+from yolo_smol.config import load_config
+from yolo_smol.data.svhn import SPLIT_SIZES
+from yolo_smol.model.checkpoint import checkpoint_payload, read_checkpoint, write_checkpoint
 
 __all__ = ["write_model_card"]
 
@@ -27,8 +29,8 @@ def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     best = read_checkpoint(run_dir / "best.pt")
     # Inference weights and configs only: the optimizer state would triple the file.
-    torch.save({key: best[key] for key in ("format_version", "model_config", "model",
-                                           "train_config")}, weights_path)
+    write_checkpoint(checkpoint_payload(load_config(best["model_config"]), best["model"],
+                                        train_config=best["train_config"]), weights_path)
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
     evaluated = [row for row in rows if row["map"]]
     best_row = max(evaluated, key=lambda row: float(row["map"]))
@@ -39,7 +41,8 @@ def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str
         "command": command,
         "model_config": best["model_config"],
         "data": {"dataset": train_config["dataset"], "train_images": train_config["num_train"]
-                 or "all (33,402)", "test_images": train_config["num_test"] or "all (13,068)",
+                 or f"all ({SPLIT_SIZES['train']:,})", "test_images": train_config["num_test"]
+                 or f"all ({SPLIT_SIZES['test']:,})",
                  "seed": train_config["seed"]},
         "training": {key: train_config[key] for key in (
             "num_epochs", "batch_size", "lr", "weight_decay", "data_augment", "augment_prob",
