@@ -228,3 +228,24 @@ def test_training_leaves_the_global_random_generator_alone(tiny_data, tmp_path):
     torch.manual_seed(7)
     train(load_config("smol"), _config(tmp_path, "quiet", num_epochs=1), tiny_data[0])
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.slow
+def test_the_readmes_resume_command_continues_the_run_as_it_was(tmp_path, monkeypatch, capsys):
+    """`yolo-smol train --resume DIR`, typed as the README shows it, keeps every setting."""
+    from yolo_smol.cli import main
+
+    folder = _jsonl_folder(tmp_path / "photos", {"train": 64, "test": 16})
+    common = ["--dataset", str(folder), "--num_epochs", "3", "--batch_size", "16",
+              "--eval_every", "3", "--device", "cpu", "--workers", "1", "--lr", "3e-3"]
+    assert main(["train", *common, "--save_dir", str(tmp_path / "straight")]) == 0
+    with monkeypatch.context() as patch:
+        _interrupt_at_batch(patch, 6)  # in epoch 2 of 3 (4 batches an epoch)
+        assert main(["train", *common, "--save_dir", str(tmp_path / "cut")]) == 130
+    assert "last.pt holds epoch 1" in capsys.readouterr().out
+    assert main(["train", "--resume", str(tmp_path / "cut")]) == 0  # the README's command
+    straight = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)
+    resumed = torch.load(tmp_path / "cut" / "last.pt", weights_only=False)
+    assert resumed["train_config"]["num_epochs"] == 3 and resumed["training"]["epoch"] == 3
+    for name, value in straight["model"].items():
+        assert torch.equal(value, resumed["model"][name]), name

@@ -19,7 +19,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="yolo-smol", description="A small YOLOv3 for street house numbers.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_summary_parser, _add_data_parser, _add_anchors_parser, _add_eval_parser,
+                _add_train_parser, _add_detect_parser):
+        add(commands)
+    return parser
 
+
+def _add_summary_parser(commands) -> None:
     summary = commands.add_parser(
         "summary", help="print each layer's output shape, the parameters and MACs per image")
     summary.add_argument("--model_config", default="smol",
@@ -29,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default: the config's image_size)")
     summary.set_defaults(handler=_run_summary)
 
+
+def _add_data_parser(commands) -> None:
     data = commands.add_parser(
         "data", help="measure a dataset against real SVHN and preview it with its boxes")
     _add_dataset_arguments(data)
@@ -38,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write a grid of images with their boxes to this file")
     data.set_defaults(handler=_run_data)
 
+
+def _add_anchors_parser(commands) -> None:
     anchors = commands.add_parser(
         "anchors", help="find anchors by k-means with the IoU distance")
     _add_dataset_arguments(anchors)
@@ -58,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "anchors")
     anchors.set_defaults(handler=_run_anchors)
 
+
+def _add_eval_parser(commands) -> None:
     evaluate = commands.add_parser(
         "eval", help="score a model: mAP, AP per digit, whole-number accuracy, plots")
     _add_dataset_arguments(evaluate)
@@ -80,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="where metrics.json and the plots go (default: runs/eval)")
     evaluate.set_defaults(handler=_run_eval)
 
-    _add_train_parser(commands)
 
+def _add_detect_parser(commands) -> None:
     detect = commands.add_parser(
         "detect", help="read the house numbers in photos; annotated copies go to --save_dir")
     detect.add_argument("--image_path", required=True,
@@ -98,7 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where the annotated photos and readings.json go "
                              "(default: runs/detect)")
     detect.set_defaults(handler=_run_detect)
-    return parser
 
 
 def _add_nms_and_device_arguments(parser: argparse.ArgumentParser) -> None:
@@ -162,7 +173,7 @@ def _whole(text: str) -> int:
 def _add_train_parser(commands) -> None:
     from dataclasses import MISSING, fields
 
-    from yolo_smol.training.loop import TrainConfig
+    from yolo_smol.training.settings import TrainConfig
 
     train = commands.add_parser("train", help="train a model; checkpoints, metrics and plots "
                                               "go to --save_dir")
@@ -194,7 +205,8 @@ def _run_train(args: argparse.Namespace) -> None:
     from dataclasses import fields
 
     from yolo_smol.config import load_config
-    from yolo_smol.training.loop import TrainConfig, run_training
+    from yolo_smol.training.loop import run_training
+    from yolo_smol.training.settings import TrainConfig
 
     chosen = {setting.name: getattr(args, setting.name) for setting in fields(TrainConfig)
               if hasattr(args, setting.name)}

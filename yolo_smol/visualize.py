@@ -42,7 +42,7 @@ def plot_precision_recall(precision, title: str = "precision-recall at IoU 0.5")
     """One curve per class: the interpolated precision at the 101 recall points (IoU 0.5).
 
     Args:
-        precision: ``(T, R, C)`` from :class:`yolo_smol.detection.metrics.DetectionMetrics`.
+        precision: ``(I, R, C)`` from :class:`yolo_smol.detection.metrics.DetectionMetrics`.
     """
     from yolo_smol.detection.metrics import RECALL_THRESHOLDS
 

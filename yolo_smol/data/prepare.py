@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from yolo_smol.config import input_size
 from yolo_smol.errors import YoloSmolError
+from yolo_smol.grouped import rank_in_group
 
 __all__ = ["DataError", "PreparedData", "prepare", "squash", "collate", "iterate_batches",
            "boxes_to_fractions"]
@@ -73,11 +74,9 @@ class PreparedData(torch.utils.data.Dataset):
             ``[image_index, label, cx, cy, w, h]`` (image_index within the batch).
         """
         starts, ends = self.offsets[indices], self.offsets[indices + 1]
-        counts = ends - starts  # (B,)
-        batch_index = torch.repeat_interleave(torch.arange(len(indices)), counts)  # (T,)
+        batch_index = torch.repeat_interleave(torch.arange(len(indices)), ends - starts)  # (T,)
         # Row of each target box: its image's start plus its position within the image.
-        first_of_image = torch.cumsum(counts, 0) - counts  # (B,)
-        rows = starts[batch_index] + torch.arange(int(counts.sum())) - first_of_image[batch_index]
+        rows = starts[batch_index] + rank_in_group(batch_index)
         targets = torch.cat([batch_index[:, None].float(), self.labels[rows, None].float(),
                              self.boxes_cxcywh[rows]], dim=1)  # (T, 6)
         return self.images[indices], targets

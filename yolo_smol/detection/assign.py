@@ -80,9 +80,9 @@ def assign_targets(targets: torch.Tensor, anchors: torch.Tensor,
     offsets = torch.zeros(len(targets), 2, dtype=boxes.dtype, device=targets.device)
     log_scales = torch.zeros_like(offsets)
     for index, (height, width) in enumerate(grid_sizes):
-        mine = head == index
-        cells[mine], offsets[mine], log_scales[mine] = encode_boxes(
-            boxes[mine], anchors[index][anchor[mine]], height, width)
+        in_head = head == index
+        cells[in_head], offsets[in_head], log_scales[in_head] = encode_boxes(
+            boxes[in_head], anchors[index][anchor[in_head]], height, width)
     # 3) Collisions: one winner per (image, head, anchor, row, col).
     image = targets[:, 0].long()
     largest = max(max(size) for size in grid_sizes)

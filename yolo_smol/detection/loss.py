@@ -27,6 +27,7 @@ from torchvision.ops import generalized_box_iou_loss
 from yolo_smol.boxes import cxcywh_to_xyxy, pairwise_iou
 from yolo_smol.detection.assign import Assignment, assign_targets
 from yolo_smol.detection.decode import decode_at, decode_boxes
+from yolo_smol.grouped import pad_by_group
 
 __all__ = ["LossConfig", "yolo_loss", "ignore_mask"]
 
@@ -69,16 +70,11 @@ def ignore_mask(raw: torch.Tensor, anchors_wh: torch.Tensor, targets: torch.Tens
     batch = raw.shape[0]
     with torch.no_grad():
         boxes = cxcywh_to_xyxy(decode_boxes(raw, anchors_wh)).flatten(1, 3)  # (B, N, 4)
-        image = targets[:, 0].long()
-        counts = torch.bincount(image, minlength=batch)  # (B,)
-        most = int(counts.max()) if len(targets) else 0
-        if most == 0:
+        if len(targets) == 0:
             return torch.zeros(raw.shape[:4], dtype=torch.bool, device=raw.device)
         # Pad each image's true boxes to the same count M with empty boxes (IoU 0).
-        rank = torch.arange(len(targets), device=raw.device) - (
-            torch.cumsum(counts, 0) - counts)[image]  # position of each box in its image
-        truth = torch.zeros(batch, most, 4, dtype=boxes.dtype, device=raw.device)
-        truth[image, rank] = cxcywh_to_xyxy(targets[:, 2:6].to(boxes.dtype))  # (B, M, 4)
+        truth, _, _ = pad_by_group(cxcywh_to_xyxy(targets[:, 2:6].to(boxes.dtype)),
+                                   targets[:, 0].long(), batch)  # (B, M, 4)
         best = pairwise_iou(boxes, truth).amax(dim=2)  # (B, N)
         return (best > threshold).view(raw.shape[:4])
 
@@ -110,9 +106,9 @@ def yolo_loss(outputs: list[torch.Tensor], targets: torch.Tensor, anchors: torch
     class_sum = outputs[0].new_zeros(())
     ignored = 0
     for head, raw in enumerate(outputs):
-        mine = assignment.head == head
-        index = (assignment.image[mine], assignment.anchor[mine], assignment.row[mine],
-                 assignment.col[mine])
+        in_head = assignment.head == head
+        index = (assignment.image[in_head], assignment.anchor[in_head], assignment.row[in_head],
+                 assignment.col[in_head])
         positive_raw = raw[index]  # (P_h, 5 + C)
         # Objectness over every prediction, with the ignore rule.
         objectness_target = torch.zeros(raw.shape[:4], dtype=raw.dtype, device=raw.device)
@@ -125,9 +121,9 @@ def yolo_loss(outputs: list[torch.Tensor], targets: torch.Tensor, anchors: torch
             raw[..., 4], objectness_target, weight=weight, reduction="sum")
         if positive_raw.shape[0] == 0:
             continue
-        box_sum = box_sum + _box_term(positive_raw, assignment, mine, anchors[head], raw,
+        box_sum = box_sum + _box_term(positive_raw, assignment, in_head, anchors[head], raw,
                                       config)
-        class_target = F.one_hot(assignment.labels[mine], raw.shape[-1] - 5).to(raw.dtype)
+        class_target = F.one_hot(assignment.labels[in_head], raw.shape[-1] - 5).to(raw.dtype)
         class_sum = class_sum + F.binary_cross_entropy_with_logits(
             positive_raw[:, 5:], class_target, reduction="sum")
     box, objectness, classes = box_sum / batch, objectness_sum / batch, class_sum / batch
@@ -139,19 +135,19 @@ def yolo_loss(outputs: list[torch.Tensor], targets: torch.Tensor, anchors: torch
             "collisions": torch.tensor(assignment.num_collisions)}
 
 
-def _box_term(positive_raw: torch.Tensor, assignment: Assignment, mine: torch.Tensor,
+def _box_term(positive_raw: torch.Tensor, assignment: Assignment, in_head: torch.Tensor,
               anchors_wh: torch.Tensor, raw: torch.Tensor, config: LossConfig) -> torch.Tensor:
     """Sum of the box loss over one head's positives ``positive_raw (P, 5 + C)``."""
     if config.box_loss == "giou":
         _, _, height, width, _ = raw.shape
         predicted = cxcywh_to_xyxy(decode_at(
-            positive_raw[:, :4], anchors_wh[assignment.anchor[mine]],  # (P, 4), (P, 2)
-            assignment.col[mine], assignment.row[mine], height, width))
-        truth = cxcywh_to_xyxy(assignment.boxes_cxcywh[mine])
+            positive_raw[:, :4], anchors_wh[assignment.anchor[in_head]],  # (P, 4), (P, 2)
+            assignment.col[in_head], assignment.row[in_head], height, width))
+        truth = cxcywh_to_xyxy(assignment.boxes_cxcywh[in_head])
         return generalized_box_iou_loss(predicted, truth, reduction="sum")
     predicted = torch.cat([torch.sigmoid(positive_raw[:, :2]), positive_raw[:, 2:4]], dim=1)
-    target = torch.cat([assignment.offsets[mine], assignment.log_scales[mine]], dim=1)
+    target = torch.cat([assignment.offsets[in_head], assignment.log_scales[in_head]], dim=1)
     squared = (predicted - target).square().sum(dim=1)  # (P,)
     if config.scale_by_size:
-        squared = squared * (2 - assignment.boxes_cxcywh[mine, 2:].prod(dim=1))
+        squared = squared * (2 - assignment.boxes_cxcywh[in_head, 2:].prod(dim=1))
     return squared.sum()

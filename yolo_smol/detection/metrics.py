@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from yolo_smol.detection.postprocess import Detections, one_per_place_mask
+from yolo_smol.grouped import rank_in_group
 
 __all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "GroundTruth", "DetectionMetrics",
            "StackedDetections", "stack_detections", "StackedTruths", "stack_truths",
@@ -44,7 +45,7 @@ class DetectionMetrics:
         map: mAP@0.5:0.95 over the classes that have true boxes (nan if none has).
         ap50, ap75: mAP at IoU 0.5 and 0.75.
         per_class_ap, per_class_ap50: ``(C,)`` AP of each class (nan without true boxes).
-        precision: ``(T, R, C)`` interpolated precision at each IoU threshold and recall
+        precision: ``(I, R, C)`` interpolated precision at each IoU threshold and recall
             point, -1 for classes without true boxes (COCOeval's ``precision[..., 0, 2]``).
     """
 
@@ -70,15 +71,15 @@ def _xywh(boxes_xyxy: torch.Tensor) -> np.ndarray:
     return np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
 
 
-def _coco_iou(dt_xywh: np.ndarray, gt_xywh: np.ndarray) -> np.ndarray:
+def _coco_iou(found_xywh: np.ndarray, true_xywh: np.ndarray) -> np.ndarray:
     """``(..., D, 4)`` x ``(..., G, 4)`` -> ``(..., D, G)``, in COCO's own arithmetic."""
-    dt, gt = dt_xywh[..., :, None, :], gt_xywh[..., None, :, :]
-    width = np.minimum(dt[..., 0] + dt[..., 2], gt[..., 0] + gt[..., 2]) - np.maximum(
-        dt[..., 0], gt[..., 0])
-    height = np.minimum(dt[..., 1] + dt[..., 3], gt[..., 1] + gt[..., 3]) - np.maximum(
-        dt[..., 1], gt[..., 1])
+    found, truth = found_xywh[..., :, None, :], true_xywh[..., None, :, :]
+    width = np.minimum(found[..., 0] + found[..., 2], truth[..., 0] + truth[..., 2]) - np.maximum(
+        found[..., 0], truth[..., 0])
+    height = np.minimum(found[..., 1] + found[..., 3], truth[..., 1] + truth[..., 3]) - np.maximum(
+        found[..., 1], truth[..., 1])
     inter = np.where((width > 0) & (height > 0), width * height, 0.0)
-    union = dt[..., 2] * dt[..., 3] + gt[..., 2] * gt[..., 3] - inter
+    union = found[..., 2] * found[..., 3] + truth[..., 2] * truth[..., 3] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(inter > 0, inter / union, 0.0)
 
@@ -87,15 +88,15 @@ def _coco_iou(dt_xywh: np.ndarray, gt_xywh: np.ndarray) -> np.ndarray:
 class _Flat:
     """All detections and true boxes, one row each, grouped by (image, class)."""
 
-    dt_group: np.ndarray  # (D,) group of each detection
-    dt_rank: np.ndarray  # (D,) rank by score within its group
-    dt_score: np.ndarray
-    dt_class: np.ndarray
-    dt_box: np.ndarray  # (D, 4) xywh
-    gt_group: np.ndarray
-    gt_rank: np.ndarray
-    gt_class: np.ndarray
-    gt_box: np.ndarray
+    found_group: np.ndarray  # (D,) group of each detection
+    found_rank: np.ndarray  # (D,) rank by score within its group
+    found_score: np.ndarray
+    found_class: np.ndarray
+    found_box: np.ndarray  # (D, 4) xywh
+    true_group: np.ndarray
+    true_rank: np.ndarray
+    true_class: np.ndarray
+    true_box: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -204,15 +205,6 @@ def _stack_truths(truths: list[GroundTruth] | StackedTruths) -> tuple[np.ndarray
     return stacked.image, stacked.boxes, stacked.labels
 
 
-def _ranks(group: np.ndarray) -> np.ndarray:
-    """Position of each row within its group, for rows already sorted by group."""
-    if not group.size:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
-    first = np.repeat(starts, np.diff(np.r_[starts, len(group)]))
-    return np.arange(len(group)) - first
-
-
 def _flatten(detections: list[Detections] | StackedDetections,
              truths: list[GroundTruth] | StackedTruths, num_classes: int,
              max_detections: int) -> _Flat:
@@ -220,80 +212,81 @@ def _flatten(detections: list[Detections] | StackedDetections,
     group = image * num_classes + labels
     # Best score first within each (image, class), equal scores in input order.
     order = np.lexsort((np.arange(len(group)), -scores, group))
-    rank = _ranks(group[order])
+    rank = rank_in_group(group[order])
     order, rank = order[rank < max_detections], rank[rank < max_detections]
     true_image, true_boxes, true_labels = _stack_truths(truths)
     true_group = true_image * num_classes + true_labels
     true_order = np.lexsort((np.arange(len(true_group)), true_group))
     return _Flat(group[order], rank, scores[order], labels[order], boxes[order],
-                 true_group[true_order], _ranks(true_group[true_order]),
+                 true_group[true_order], rank_in_group(true_group[true_order]),
                  true_labels[true_order], true_boxes[true_order])
 
 
 def _match(flat: _Flat, chunk: int = 4096) -> np.ndarray:
-    """``(T, D)`` bool: whether each detection matches a true box at each IoU threshold."""
-    matched = np.zeros((len(IOU_THRESHOLDS), len(flat.dt_group)), dtype=bool)
-    groups = np.intersect1d(np.unique(flat.dt_group), np.unique(flat.gt_group))
+    """``(I, D)`` bool: whether each detection matches a true box at each IoU threshold."""
+    matched = np.zeros((len(IOU_THRESHOLDS), len(flat.found_group)), dtype=bool)
+    groups = np.intersect1d(np.unique(flat.found_group), np.unique(flat.true_group))
     thresholds = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)[None, :, None]  # (1, T, 1)
     for start in range(0, len(groups), chunk):
         part = groups[start:start + chunk]
-        dt_index = np.flatnonzero(np.isin(flat.dt_group, part))
-        gt_index = np.flatnonzero(np.isin(flat.gt_group, part))
-        dt_slot = np.searchsorted(part, flat.dt_group[dt_index])
-        gt_slot = np.searchsorted(part, flat.gt_group[gt_index])
-        most_dt, most_gt = flat.dt_rank[dt_index].max() + 1, flat.gt_rank[gt_index].max() + 1
-        dt_box = np.zeros((len(part), most_dt, 4))
-        dt_box[dt_slot, flat.dt_rank[dt_index]] = flat.dt_box[dt_index]
-        gt_box = np.zeros((len(part), most_gt, 4))
-        gt_box[gt_slot, flat.gt_rank[gt_index]] = flat.gt_box[gt_index]
-        gt_valid = np.zeros((len(part), most_gt), dtype=bool)
-        gt_valid[gt_slot, flat.gt_rank[gt_index]] = True
-        dt_count = np.bincount(dt_slot, minlength=len(part))
-        iou = _coco_iou(dt_box, gt_box)  # (g, D, G)
+        found_index = np.flatnonzero(np.isin(flat.found_group, part))
+        true_index = np.flatnonzero(np.isin(flat.true_group, part))
+        found_slot = np.searchsorted(part, flat.found_group[found_index])
+        true_slot = np.searchsorted(part, flat.true_group[true_index])
+        most_found = flat.found_rank[found_index].max() + 1
+        most_true = flat.true_rank[true_index].max() + 1
+        found_box = np.zeros((len(part), most_found, 4))
+        found_box[found_slot, flat.found_rank[found_index]] = flat.found_box[found_index]
+        true_box = np.zeros((len(part), most_true, 4))
+        true_box[true_slot, flat.true_rank[true_index]] = flat.true_box[true_index]
+        true_valid = np.zeros((len(part), most_true), dtype=bool)
+        true_valid[true_slot, flat.true_rank[true_index]] = True
+        found_count = np.bincount(found_slot, minlength=len(part))
+        iou = _coco_iou(found_box, true_box)  # (g, D, G)
         # Groups with the most detections first: rank r only needs the groups that have
         # more than r detections, a prefix of this order.
-        busiest = np.argsort(-dt_count, kind="stable")
-        iou, gt_valid, dt_count = iou[busiest], gt_valid[busiest], dt_count[busiest]
-        taken = np.zeros((len(part), len(IOU_THRESHOLDS), most_gt), dtype=bool)
-        result = np.zeros((len(part), len(IOU_THRESHOLDS), most_dt), dtype=bool)
-        order = np.arange(1, most_gt + 1)
-        for rank in range(most_dt):  # greedy, in score order, for every group at once
-            active = int(np.searchsorted(-dt_count, -rank, side="left"))  # count > rank
+        busiest = np.argsort(-found_count, kind="stable")
+        iou, true_valid, found_count = iou[busiest], true_valid[busiest], found_count[busiest]
+        taken = np.zeros((len(part), len(IOU_THRESHOLDS), most_true), dtype=bool)
+        result = np.zeros((len(part), len(IOU_THRESHOLDS), most_found), dtype=bool)
+        order = np.arange(1, most_true + 1)
+        for rank in range(most_found):  # greedy, in score order, for every group at once
+            active = int(np.searchsorted(-found_count, -rank, side="left"))  # count > rank
             overlap = iou[:active, rank, None, :]  # (a, 1, G)
-            candidate = (~taken[:active] & gt_valid[:active, None, :]
+            candidate = (~taken[:active] & true_valid[:active, None, :]
                          & (overlap >= thresholds))  # (a, T, G)
             best = np.where(candidate, overlap, -1.0).max(axis=2, keepdims=True)
             # The last of the best on ties, as COCOeval's loop keeps it.
             choice = np.argmax(np.where(candidate & (overlap == best), order, 0), axis=2)
-            hit = candidate.any(axis=2)  # (a, T)
+            hit = candidate.any(axis=2)  # (a, I)
             groups_hit, thresholds_hit = np.nonzero(hit)
             taken[groups_hit, thresholds_hit, choice[groups_hit, thresholds_hit]] = True
             result[:active, :, rank] = hit
         unsorted = np.empty_like(result)
         unsorted[busiest] = result
         result = unsorted
-        matched[:, dt_index] = result[dt_slot, :, flat.dt_rank[dt_index]].T
+        matched[:, found_index] = result[found_slot, :, flat.found_rank[found_index]].T
     return matched
 
 
 def _precision(flat: _Flat, matched: np.ndarray, num_classes: int) -> np.ndarray:
-    """``(T, R, C)`` interpolated precision, -1 for classes without true boxes."""
+    """``(I, R, C)`` interpolated precision, -1 for classes without true boxes."""
     precision = -np.ones((len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), num_classes))
     for label in range(num_classes):
-        num_true = int((flat.gt_class == label).sum())
+        num_true = int((flat.true_class == label).sum())
         if num_true == 0:
             continue
-        mine = np.flatnonzero(flat.dt_class == label)  # already in image, then rank order
-        mine = mine[np.argsort(-flat.dt_score[mine], kind="mergesort")]
-        true_positive = np.cumsum(matched[:, mine], axis=1, dtype=float)  # (T, n)
-        false_positive = np.cumsum(~matched[:, mine], axis=1, dtype=float)
+        of_class = np.flatnonzero(flat.found_class == label)  # already in image, then rank order
+        of_class = of_class[np.argsort(-flat.found_score[of_class], kind="mergesort")]
+        true_positive = np.cumsum(matched[:, of_class], axis=1, dtype=float)  # (I, n)
+        false_positive = np.cumsum(~matched[:, of_class], axis=1, dtype=float)
         recall = true_positive / num_true
         ratio = true_positive / (true_positive + false_positive + np.spacing(1))
         envelope = np.flip(np.maximum.accumulate(np.flip(ratio, axis=1), axis=1), axis=1)
         table = np.zeros((len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS)))
         for threshold in range(len(IOU_THRESHOLDS)):
             points = np.searchsorted(recall[threshold], RECALL_THRESHOLDS, side="left")
-            reached = points < len(mine)
+            reached = points < len(of_class)
             table[threshold, reached] = envelope[threshold, points[reached]]
         precision[:, :, label] = table
     return precision
@@ -314,10 +307,10 @@ def mean_average_precision(detections: list[Detections] | StackedDetections,
     when detecting for mAP: low-scoring detections only add to the tail of the curve.
     """
     flat = _flatten(detections, truths, num_classes, max_detections)
-    order = np.lexsort((flat.dt_rank, flat.dt_group // num_classes))  # image, then rank
-    flat.dt_group, flat.dt_rank, flat.dt_score, flat.dt_class, flat.dt_box = (
-        flat.dt_group[order], flat.dt_rank[order], flat.dt_score[order],
-        flat.dt_class[order], flat.dt_box[order])
+    order = np.lexsort((flat.found_rank, flat.found_group // num_classes))  # image, then rank
+    flat.found_group, flat.found_rank, flat.found_score, flat.found_class, flat.found_box = (
+        flat.found_group[order], flat.found_rank[order], flat.found_score[order],
+        flat.found_class[order], flat.found_box[order])
     precision = _precision(flat, _match(flat), num_classes)
     per_class = tuple(_mean(precision[:, :, label]) for label in range(num_classes))
     per_class50 = tuple(_mean(precision[0, :, label]) for label in range(num_classes))
@@ -336,7 +329,7 @@ def _read_all(image: np.ndarray, centre_x: np.ndarray, labels: np.ndarray, num_i
               length: int) -> np.ndarray:
     """``(num_images, length)`` the digits of every image left to right, -1 padded."""
     order = np.lexsort((np.arange(len(image)), centre_x, image))
-    rank = _ranks(image[order])
+    rank = rank_in_group(image[order])
     table = np.full((num_images, max(length, 1)), -1, dtype=np.int64)
     table[image[order], rank] = labels[order]
     return table
@@ -422,8 +415,8 @@ def confusion_matrix(detections: list[Detections] | StackedDetections,
     true_image, true_boxes, true_labels = _stack_truths(truths)
     matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
     # Every (true box, detection) pair of the same image, padded per image.
-    found_rank = _ranks(image)  # rows of _stack_* are already grouped by image
-    true_rank = _ranks(true_image)
+    found_rank = rank_in_group(image)  # rows of _stack_* are already grouped by image
+    true_rank = rank_in_group(true_image)
     width_found = int(found_rank.max(initial=-1)) + 1
     width_true = int(true_rank.max(initial=-1)) + 1
     found_boxes = np.zeros((len(truths), width_found, 4))

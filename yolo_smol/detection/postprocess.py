@@ -17,6 +17,7 @@ from yolo_smol.boxes import cxcywh_to_xyxy
 from yolo_smol.config import input_size
 from yolo_smol.detection.decode import decode_boxes
 from yolo_smol.detection.nms import dense_batched_nms
+from yolo_smol.grouped import pad_by_group
 
 __all__ = ["Detections", "flatten_predictions", "detect_flat", "detect", "one_digit_per_place",
            "one_per_place_mask"]
@@ -177,17 +178,9 @@ def one_per_place_mask(image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: to
     Returns:
         ``(K,)`` bool, True for the detections kept.
     """
-    per_image = torch.bincount(image, minlength=num_images)
-    first = torch.cumsum(per_image, 0) - per_image
-    rank = torch.arange(len(image)) - first[image]  # position within its image
-    width = max(int(per_image.max()) if len(image) else 0, 1)
-    padded_boxes = torch.zeros(num_images, width, 4)  # (B, K_max, 4)
-    padded_scores = torch.zeros(num_images, width)
-    valid = torch.zeros(num_images, width, dtype=torch.bool)
-    padded_boxes[image, rank] = boxes_xyxy.float()
-    padded_scores[image, rank] = scores.float()
-    valid[image, rank] = True
-    every_class = torch.zeros(num_images, width, dtype=torch.long)  # class-agnostic
+    padded_boxes, valid, rank = pad_by_group(boxes_xyxy.float(), image, num_images)  # (B, K, 4)
+    padded_scores, _, _ = pad_by_group(scores.float(), image, num_images)  # (B, K)
+    every_class = torch.zeros(valid.shape, dtype=torch.long)  # class-agnostic
     kept = dense_batched_nms(padded_boxes, padded_scores, every_class, valid,
                              overlap_threshold)
     return kept[image, rank]

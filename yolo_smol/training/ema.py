@@ -37,8 +37,8 @@ class ModelEMA:
         # Fused over all parameters: average = decay * average + (1 - decay) * current.
         torch._foreach_mul_(averaged, decay)
         torch._foreach_add_(averaged, current, alpha=1 - decay)
-        for mine, theirs in zip(self.model.buffers(), model.buffers(), strict=True):
-            mine.copy_(theirs)
+        for own, theirs in zip(self.model.buffers(), model.buffers(), strict=True):
+            own.copy_(theirs)
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "updates": self.updates, "decay": self.decay}

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import copy
 import csv
-import difflib
 import json
-import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +23,16 @@ import torch
 # notebook headless (nbclient, nbval) can stall on them.
 from tqdm import tqdm
 
-from yolo_smol.config import ModelConfig, input_size, load_config
+from yolo_smol.config import ModelConfig, load_config
 from yolo_smol.data.augment import AugmentConfig, augment_batch
 from yolo_smol.data.prepare import PreparedData, iterate_batches
 from yolo_smol.detection.loss import LossConfig, yolo_loss
-from yolo_smol.device import choose_device
-from yolo_smol.errors import YoloSmolError
 from yolo_smol.model.checkpoint import checkpoint_payload, read_checkpoint, write_checkpoint
 from yolo_smol.model.yolo import YoloSmol
 from yolo_smol.training.ema import ModelEMA
 from yolo_smol.training.evaluate import evaluate
 from yolo_smol.training.schedule import learning_rate
+from yolo_smol.training.settings import TrainConfig, TrainConfigError
 
 __all__ = ["TrainConfig", "TrainConfigError", "TrainResult", "train", "run_training",
            "parameter_groups"]
@@ -43,142 +40,6 @@ __all__ = ["TrainConfig", "TrainConfigError", "TrainResult", "train", "run_train
 LOSS_TERMS = ("box", "objectness", "class", "total")
 CSV_COLUMNS = ("epoch", "lr", *LOSS_TERMS, "images_per_s", "seconds", "map50", "map",
                "whole_number_accuracy")
-
-
-class TrainConfigError(YoloSmolError):
-    """Training settings that cannot work; says which one and what to use instead."""
-
-
-def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None,
-             kind: str | None = None) -> Any:
-    """A training setting: its default and what ``yolo-smol train --help`` says of it
-    (``kind`` names how its flag is parsed when that is not its type's)."""
-    return field(default=default, metadata={"help": help, "choices": choices, "kind": kind})
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training settings (the seed's flags, and a few more). Saved in every checkpoint.
-
-    ``image_size`` overrides the model config's when set. ``num_train`` and ``num_test``
-    limit the images used (all when None). ``eval_every`` and ``checkpoint_epoch`` are in
-    epochs; ``last.pt`` is written after every epoch regardless.
-    """
-
-    batch_size: int = _setting(256, "images per optimizer step")
-    num_epochs: int = _setting(50, "passes over the training images")
-    lr: float = _setting(3e-3, "peak learning rate (after warm-up, before the cosine decay)")
-    weight_decay: float = _setting(5e-4, "AdamW weight decay on conv weights")
-    warmup_epochs: float = _setting(2.0, "epochs of linear learning-rate warm-up")
-    final_lr_fraction: float = _setting(0.05, "the cosine decay ends at lr times this")
-    data_augment: bool = _setting(True, "colour jitter, zoom and shift (--data_augment False "
-                                        "turns it off)")
-    augment_prob: float = _setting(0.5, "probability that an image is augmented")
-    eval_every: int = _setting(5, "evaluate on the test split every this many epochs")
-    checkpoint_epoch: int = _setting(10, "keep a checkpoint every this many epochs (last.pt: "
-                                         "every epoch)")
-    ema: bool = _setting(True, "evaluate and save a moving average of the weights")
-    ema_decay: float = _setting(0.999, "decay of the weights' moving average")
-    grad_clip: float = _setting(10.0, "largest gradient norm; larger ones are scaled down")
-    box_loss: str = _setting("sse", "the paper's squared error or GIoU",
-                             choices=("sse", "giou"))
-    image_size: int | tuple[int, int] | None = _setting(
-        None, "input size in pixels: 64, or WIDTHxHEIGHT such as 128x64 (default: the "
-              "config's)", kind="size")
-    dataset: str = _setting("synthetic", "synthetic, svhn, or a path (see yolo-smol data)")
-    test_dataset: str | None = _setting(None, "score on this source's test split instead of "
-                                              "--dataset's (a path, synthetic or svhn)")
-    init: str | None = _setting(None, "start from these trained weights (fine-tuning); the "
-                                      "model config comes from the checkpoint")
-    num_train: int | None = _setting(None, "train on the first this many images (default: "
-                                           "all)")
-    num_test: int | None = _setting(None, "evaluate on the first this many test images "
-                                          "(default: all)")
-    seed: int = _setting(0, "seed of the data, the initial weights and the shuffling")
-    device: str = _setting("auto", "auto, cpu, cuda or mps")
-    workers: int | None = _setting(None, "processes that prepare the images (default: up "
-                                         "to 4)")
-    save_dir: str = _setting("runs/train", "where checkpoints, metrics and plots go")
-    confidence_threshold: float = _setting(0.25, "digits scoring at least this are read "
-                                                 "(whole-number accuracy)")
-
-    def __post_init__(self) -> None:
-        if isinstance(self.image_size, list):  # as read back from JSON
-            object.__setattr__(self, "image_size", tuple(self.image_size))
-        self.validate()
-
-    def validate(self) -> TrainConfig:
-        """Check every setting; raise :class:`TrainConfigError` naming the first bad one.
-
-        Called when the settings are built, so a ``TrainConfig`` that exists is valid.
-        """
-        for name in ("batch_size", "num_epochs", "eval_every", "checkpoint_epoch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise TrainConfigError(f"--{name}: {value!r} must be a whole number >= 1")
-        for name in ("lr", "weight_decay", "warmup_epochs", "grad_clip", "ema_decay",
-                     "augment_prob", "final_lr_fraction", "confidence_threshold"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise TrainConfigError(f"--{name}: {value!r} must be a finite number >= 0")
-        if self.lr == 0:
-            raise TrainConfigError("--lr: 0 would not train; use e.g. 3e-3")
-        for name in ("augment_prob", "ema_decay", "final_lr_fraction", "confidence_threshold"):
-            if getattr(self, name) > 1:
-                raise TrainConfigError(f"--{name}: {getattr(self, name)} must be at most 1")
-        for name in ("num_train", "num_test", "workers"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise TrainConfigError(f"--{name}: {value!r} must be a whole number >= 1")
-        sides = () if self.image_size is None else input_size(self.image_size)
-        if any(isinstance(side, bool) or side < 1 for side in sides):
-            raise TrainConfigError(f"--image_size: {self.image_size!r} must be whole numbers "
-                                   ">= 1")
-        if self.box_loss not in ("sse", "giou"):
-            raise TrainConfigError(f"box_loss: {self.box_loss!r} must be 'sse' or 'giou'")
-        save_dir = Path(self.save_dir)
-        for parent in (save_dir, *save_dir.parents):
-            if parent.exists() and not parent.is_dir():
-                raise TrainConfigError(f"--save_dir {self.save_dir}: {parent} is a file; "
-                                       "give a folder path")
-        if self.device != "auto":
-            try:
-                torch.device(self.device)
-            except RuntimeError:
-                raise TrainConfigError(f"--device: unknown device {self.device!r}; use auto, "
-                                       "cpu, cuda or mps") from None
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not (
-                0 <= self.seed < 2**63):
-            raise TrainConfigError(f"--seed: {self.seed!r} must be a whole number from 0 to "
-                                   "2**63 - 1")
-        return self
-
-    def device_to_use(self) -> torch.device:
-        """The device named by ``device``, checked on this machine (not when loading a
-        checkpoint written elsewhere)."""
-        try:
-            return choose_device(self.device)
-        except ValueError as error:
-            raise TrainConfigError(f"--device: {error}") from None
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        """The settings saved in a checkpoint or ``config.json``; unknown keys are refused.
-
-        Checkpoints written before the threshold was renamed store ``detection_threshold``;
-        it is read as ``confidence_threshold``.
-        """
-        values = dict(values)
-        if "detection_threshold" in values and "confidence_threshold" not in values:
-            values["confidence_threshold"] = values.pop("detection_threshold")
-        known = [field.name for field in fields(cls)]
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            hints = [f"{key} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(
-                key, known, n=1)) else key for key in unknown]
-            raise TrainConfigError(f"unknown training setting(s): {', '.join(hints)}; the "
-                                   f"settings are {', '.join(known)}")
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -228,6 +89,7 @@ class _Run:
         self.ema = ModelEMA(self.model, config.ema_decay) if config.ema else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
         self.epoch = 0  # epochs completed
+        self.saved_epoch = 0  # the epoch last.pt holds
         self.step = 0  # optimizer steps taken
         self.best_map = -1.0
         self.history: list[dict] = []
@@ -254,6 +116,7 @@ class _Run:
             self.ema.load_state_dict(training["ema"])
         self.scaler.load_state_dict(training["scaler"])
         self.epoch, self.step = training["epoch"], training["step"]
+        self.saved_epoch = self.epoch
         self.best_map, self.history = training["best_map"], list(training["history"])
 
 
@@ -326,6 +189,39 @@ def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedDa
     """
     device = config.device_to_use()
     save_dir = Path(config.save_dir)
+    run = _start_run(model_config, config, train_data, device, resume_from, initial_weights)
+    total_steps = run.steps_per_epoch * config.num_epochs
+    loss_config = LossConfig(box_loss=config.box_loss)
+    try:
+        while run.epoch < config.num_epochs:
+            row = {"epoch": run.epoch + 1, **_train_epoch(run, train_data, config,
+                                                          loss_config, device, total_steps)}
+            run.epoch += 1
+            if test_data is not None and (run.epoch % config.eval_every == 0
+                                          or run.epoch == config.num_epochs):
+                row |= _evaluate(run, test_data, config, device, save_dir)
+            _finish_epoch(run, row, model_config, config, save_dir)
+    except KeyboardInterrupt:
+        # last.pt holds the last epoch saved; the one in progress is lost.
+        tqdm.write(f"interrupted in epoch {run.epoch + 1}: {save_dir / 'last.pt'} holds "
+                   f"epoch {run.saved_epoch}; continue with --resume {save_dir}")
+        raise
+    except Exception:
+        tqdm.write(f"stopped by an error in epoch {run.epoch + 1}: {save_dir / 'last.pt'} "
+                   f"holds epoch {run.saved_epoch}; after fixing it, continue with --resume "
+                   f"{save_dir}")
+        raise
+    # Handed back in the usual layout: the same numbers as the model load_model gives.
+    model = run.inference_model().to(memory_format=torch.contiguous_format)
+    return TrainResult(model, run.history, run.best_map, save_dir)
+
+
+def _start_run(model_config: ModelConfig, config: TrainConfig, train_data: PreparedData,
+               device: torch.device, resume_from: dict | None,
+               initial_weights: dict[str, torch.Tensor] | None) -> _Run:
+    """The run's state, restored when resuming, and its folder with config.json and a first
+    last.pt (so that a stop in the first epoch can resume from the start)."""
+    save_dir = Path(config.save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = len(train_data) // config.batch_size
     if steps_per_epoch == 0:
@@ -336,41 +232,26 @@ def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedDa
         run.restore(resume_from)
     (save_dir / "config.json").write_text(json.dumps(
         {"model_config": model_config.to_dict(), "train_config": asdict(config)}, indent=2))
-    total_steps = steps_per_epoch * config.num_epochs
-    loss_config = LossConfig(box_loss=config.box_loss)
-    if resume_from is None:  # so that a stop in the first epoch can resume from the start
+    if resume_from is None:
         write_checkpoint(run.state(model_config, config), save_dir / "last.pt")
-    try:
-        while run.epoch < config.num_epochs:
-            row = {"epoch": run.epoch + 1, **_train_epoch(run, train_data, config,
-                                                          loss_config, device, total_steps)}
-            run.epoch += 1
-            if test_data is not None and (run.epoch % config.eval_every == 0
-                                          or run.epoch == config.num_epochs):
-                row |= _evaluate(run, test_data, config, device, save_dir)
-            run.history.append(row)
-            _report(row, config)
-            _write_log(run.history, save_dir)
-            state = run.state(model_config, config)
-            write_checkpoint(state, save_dir / "last.pt")
-            if run.epoch % config.checkpoint_epoch == 0:
-                write_checkpoint(state, save_dir / f"epoch_{run.epoch:03d}.pt")
-            if row.get("map", -1.0) > run.best_map:
-                run.best_map = row["map"]
-                write_checkpoint(run.state(model_config, config), save_dir / "best.pt")
-    except KeyboardInterrupt:
-        # last.pt already holds the last completed epoch; the one in progress is lost.
-        tqdm.write(f"interrupted in epoch {run.epoch + 1}: {save_dir / 'last.pt'} holds "
-                   f"epoch {run.epoch}; continue with --resume {save_dir}")
-        raise
-    except Exception:
-        tqdm.write(f"stopped by an error in epoch {run.epoch + 1}: {save_dir / 'last.pt'} "
-                   f"holds epoch {run.epoch}; after fixing it, continue with --resume "
-                   f"{save_dir}")
-        raise
-    # Handed back in the usual layout: the same numbers as the model load_model gives.
-    model = run.inference_model().to(memory_format=torch.contiguous_format)
-    return TrainResult(model, run.history, run.best_map, save_dir)
+    return run
+
+
+def _finish_epoch(run: _Run, row: dict, model_config: ModelConfig, config: TrainConfig,
+                  save_dir: Path) -> None:
+    """Log the epoch, save last.pt (first, so that what the log says is saved), every
+    ``checkpoint_epoch``-th epoch and the best one so far."""
+    run.history.append(row)
+    state = run.state(model_config, config)
+    write_checkpoint(state, save_dir / "last.pt")
+    run.saved_epoch = run.epoch
+    _report(row, config)
+    _write_log(run.history, save_dir)
+    if run.epoch % config.checkpoint_epoch == 0:
+        write_checkpoint(state, save_dir / f"epoch_{run.epoch:03d}.pt")
+    if row.get("map", -1.0) > run.best_map:
+        run.best_map = row["map"]
+        write_checkpoint(run.state(model_config, config), save_dir / "best.pt")
 
 
 def _initial_weights(path: str, model_config: ModelConfig | str | None,

@@ -18,12 +18,14 @@ __all__ = ["write_model_card"]
 
 
 def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str,
-                     seconds: float) -> dict:
+                     seconds: float, real_photos: str | Path | None = None) -> dict:
     """Copy ``run_dir/best.pt`` to ``weights_path`` (weights only) and write its card.
 
     The card (``weights_path`` with ``.json``) holds the command that trained the weights,
     the data, the epochs, the wall time, the machine and the final test metrics; the run's
-    ``metrics.csv`` is copied beside it, for the training chapter's curves.
+    ``metrics.csv`` is copied beside it, for the training chapter's curves. Given
+    ``real_photos`` (a JSON-lines set of real photos with boxes, for measuring only), the
+    card also holds the weights' figures on them and the command that measures them.
     """
     run_dir, weights_path = Path(run_dir), Path(weights_path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +59,10 @@ def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str
                          "AP@0.5:0.95 per digit": [round(ap, 4) for ap in
                                                    final.metrics.per_class_ap]},
     }
+    if real_photos is not None:
+        card["real_photos"] = _score_real(weights_path, Path(real_photos),
+                                          train_config["confidence_threshold"]
+                                          if "confidence_threshold" in train_config else 0.25)
     weights_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     shutil.copy(run_dir / "metrics.csv", weights_path.with_suffix(".metrics.csv"))
     return card
@@ -77,6 +83,23 @@ def _score(weights_path: Path, train_config: dict):
                     settings.confidence_threshold)
 
 
+def _score_real(weights_path: Path, real_photos: Path, confidence_threshold: float) -> dict:
+    """The weights on real photos (never trained on), as ``benchmarks/real.py`` scores them."""
+    from yolo_smol.data.prepare import prepare
+    from yolo_smol.data.sources import load_dataset_source
+    from yolo_smol.model.checkpoint import load_model
+    from yolo_smol.training.evaluate import evaluate
+
+    model = load_model(weights_path)
+    result = evaluate(model, prepare(load_dataset_source(real_photos, "test"),
+                                     model.config.image_size), confidence_threshold)
+    return {"photos": f"{real_photos.parent.name}/{real_photos.name}, "
+                      f"{result.num_images} real SVHN test-split photos",
+            "measured_by": f"python benchmarks/real.py --weights {weights_path.as_posix()}",
+            "mAP@0.5": round(result.metrics.ap50, 4), "mAP@0.5:0.95": round(result.metrics.map, 4),
+            "whole_number_accuracy": round(result.whole_number_accuracy, 4)}
+
+
 def main() -> None:
     """``python -m yolo_smol.training.model_card RUN_DIR WEIGHTS --command ... --seconds ...``."""
     import argparse
@@ -86,8 +109,12 @@ def main() -> None:
     parser.add_argument("weights")
     parser.add_argument("--command", required=True)
     parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--real_photos", default=None,
+                        help="a JSON-lines set of real photos to measure the weights on, if "
+                             "present")
     args = parser.parse_args()
-    card = write_model_card(args.run_dir, args.weights, args.command, args.seconds)
+    real = args.real_photos if args.real_photos and Path(args.real_photos).is_file() else None
+    card = write_model_card(args.run_dir, args.weights, args.command, args.seconds, real)
     print(json.dumps(card["test_metrics"]))
 
 

@@ -1,0 +1,61 @@
+"""Rows grouped by image: each row's rank within its image, and tables padded per image.
+
+Detections, true boxes and targets are kept as flat rows, one per box, with the image of
+each row, rows of one image next to each other. Batched work (NMS for a whole batch, the
+ignore rule, COCO matching) needs them as a table ``(B, K_max, ...)``, one line per image,
+padded to the busiest image. These two functions are the only place that conversion is
+written; they take PyTorch tensors or NumPy arrays and return the same kind.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["rank_in_group", "pad_by_group"]
+
+
+def rank_in_group(group: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """Position of each row within its group, for rows already grouped (equal ids adjacent).
+
+    Args:
+        group: ``(R,)`` integer group id of each row, e.g. its image.
+
+    Returns:
+        ``(R,)`` int64: 0 for the first row of a group, 1 for the next, ...
+    """
+    rows = torch.as_tensor(group)
+    if rows.numel() == 0:
+        rank = torch.zeros(0, dtype=torch.int64)
+    else:
+        starts = torch.ones(len(rows), dtype=torch.bool)
+        starts[1:] = rows[1:] != rows[:-1]  # a new group begins where the id changes
+        start_index = torch.nonzero(starts).squeeze(1)  # (G,) first row of each group
+        lengths = torch.diff(torch.cat([start_index, torch.tensor([len(rows)])]))
+        first = torch.repeat_interleave(start_index, lengths)  # (R,) first row of its group
+        rank = torch.arange(len(rows)) - first
+    return rank.numpy() if isinstance(group, np.ndarray) else rank.to(rows.device)
+
+
+def pad_by_group(values: torch.Tensor, group: torch.Tensor, num_groups: int,
+                 fill: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``values (R, ...)`` laid out as a table ``(num_groups, K_max, ...)``.
+
+    Args:
+        values: one row per item, rows grouped by ``group``.
+        group: ``(R,)`` long, the group (image) of each row, in ``[0, num_groups)``.
+        fill: the value of padding cells.
+
+    Returns:
+        ``table (num_groups, K_max, ...)``, ``valid (num_groups, K_max)`` bool (False on
+        padding) and ``rank (R,)``, where row ``r`` went: ``table[group[r], rank[r]]``.
+        ``K_max`` is at least 1, so that an empty table still has a column.
+    """
+    rank = rank_in_group(group)
+    width = max(int(rank.max()) + 1 if len(rank) else 0, 1)
+    table = torch.full((num_groups, width, *values.shape[1:]), fill, dtype=values.dtype,
+                       device=values.device)
+    valid = torch.zeros(num_groups, width, dtype=torch.bool, device=values.device)
+    table[group, rank] = values
+    valid[group, rank] = True
+    return table, valid, rank
