@@ -54,7 +54,9 @@ def test_the_shipped_detector_reads_photos_in_their_own_pixels(test_photos):
     right = [(reading, digits) for reading, (_, digits) in zip(readings, test_photos,
                                                                strict=True)
              if reading.number == _true_number(digits)]
-    assert len(right) >= 14  # its model card: 0.84 of whole numbers on the test split
+    # It reads 15 of these 20 (its model card: 0.63 of whole numbers on the street-like
+    # synthetic test split; the weights are deterministic, so this holds exactly).
+    assert len(right) >= 14
     for reading, digits in right:
         true_xyxy = torch.tensor([[left, top, left + width, top + height]
                                   for left, top, width, height in digits["bbox"]])
@@ -119,7 +121,7 @@ def test_cli_detect_reads_a_folder_and_keeps_going_past_a_bad_photo(tmp_path, te
     (folder / "broken.jpg").write_bytes(b"\x00" * 100)
     out_dir = tmp_path / "out"
     # The seed's flags, with the shipped weights given explicitly and by default.
-    status = main(["detect", "--model_config", str(REPO / "configs" / "smol64.json"),
+    status = main(["detect", "--model_config", str(REPO / "configs" / "smol128x64.json"),
                    "--weights", str(SHIPPED_WEIGHTS), "--confidence_threshold", "0.25",
                    "--image_path", str(folder), "--save_dir", str(out_dir)])
     captured = capsys.readouterr()

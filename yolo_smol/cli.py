@@ -99,7 +99,7 @@ def _add_detect_parser(commands) -> None:
     detect.add_argument("--image_path", required=True,
                         help="a photo, or a folder of photos (png, jpg, ...)")
     detect.add_argument("--weights", default=None,
-                        help="a checkpoint (default: the shipped weights/smol64.pt)")
+                        help="a checkpoint (default: the shipped weights/smol128x64.pt)")
     detect.add_argument("--model_config", default=None,
                         help="optional: the config the weights must have been trained with "
                              "(checkpoints carry their own config)")

@@ -29,9 +29,9 @@ __all__ = ["ImageError", "IMAGE_SUFFIXES", "SHIPPED_WEIGHTS", "Reading", "Detect
            "detect_images"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-# The detector `yolo-smol detect` uses without --weights: smol.json at 64 px, the better of
-# the two shipped models (see the README). It ships with the repository, beside the package.
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "smol64.pt"
+# The detector `yolo-smol detect` uses without --weights: smol.json on a 128 x 64 input (see
+# the README). It ships with the repository, beside the package.
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "smol128x64.pt"
 
 
 class ImageError(YoloSmolError):

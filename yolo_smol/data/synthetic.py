@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from yolo_smol.data import svhn
+from yolo_smol.data.scenery import add_distractors, facade, plaque
 from yolo_smol.data.schema import SVHN_FEATURES
 
 __all__ = ["GENERATOR_VERSION", "SPLIT_IDS", "SyntheticImage", "glyph_bank", "texture_bank",
@@ -36,7 +37,7 @@ __all__ = ["GENERATOR_VERSION", "SPLIT_IDS", "SyntheticImage", "glyph_bank", "te
            "make_synthetic", "load_synthetic"]
 
 # Bump when the generator's output changes, so cached copies are not reused.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 4
 SPLIT_IDS = {"train": 0, "test": 1, "extra": 2}
 # The sizes of SVHN full_numbers' splits are the defaults when no size is given.
 SPLIT_SIZES = svhn.SPLIT_SIZES
@@ -48,8 +49,7 @@ def _table(figure: str, low: float, high: float, shift: float = 0.0,
     of ``figure`` (moved by ``shift``), with end points ``low`` and ``high`` bounding the
     tails."""
     points = [(p / 100, round(value + shift, 6)) for p, value in zip(svhn.PERCENTILES,
-                                                                       svhn.FIGURES[figure],
-                                                                       strict=True)]
+                                                             svhn.FIGURES[figure], strict=True)]
     return ((0.0, low), *points, (1.0, high))
 
 
@@ -69,17 +69,43 @@ DIGIT_FREQUENCY = DIGIT_COUNTS / DIGIT_COUNTS.sum()
 _CUMULATIVE_COUNT = np.cumsum(DIGITS_PER_IMAGE) / DIGITS_PER_IMAGE.sum()
 _CUMULATIVE_DIGIT = np.cumsum(DIGIT_FREQUENCY)
 
-# Typefaces shipped with matplotlib: sans, bold, mono, serif, and TeX-like faces. Condensed
-# faces come from squeezing glyphs horizontally (the per-image `squeeze`).
+# Typefaces shipped with matplotlib (so every installation has them, Colab included): DejaVu
+# (Bitstream Vera licence), STIX (SIL Open Font Licence) and Computer Modern (BaKoMa's free
+# licence): sans, bold, mono, serif, slanted and TeX-like faces. Condensed faces come from
+# squeezing glyphs horizontally (the per-image `squeeze`); heavier, lighter, outlined and
+# rounded ones from the stroke styles below.
 FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf",
               "DejaVuSansMono-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
-              "STIXGeneral.ttf", "STIXGeneralBol.ttf", "cmss10.ttf", "cmr10.ttf", "cmb10.ttf")
-GLYPH_RENDER_PX = 48  # above the tallest digit drawn (MAX_DRAW_HEIGHT), so glyphs only shrink
+              "STIXGeneral.ttf", "STIXGeneralBol.ttf", "cmss10.ttf", "cmr10.ttf", "cmb10.ttf",
+              "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf", "DejaVuSerif-Italic.ttf",
+              "STIXGeneralItalic.ttf", "STIXGeneralBolIta.ttf", "cmtt10.ttf", "cmti10.ttf")
+# Stroke styles applied to every typeface's masks (at GLYPH_RENDER_PX): as drawn, heavier
+# (dilated), lighter (eroded), outlined (a hollow ring) and rounded (blurred and re-cut).
+GLYPH_STYLES = ("regular", "heavy", "light", "outline", "rounded")
+STYLE_WEIGHTS = np.array([0.45, 0.2, 0.15, 0.06, 0.14])  # hollow digits are rare on houses
+_CUMULATIVE_STYLE = np.cumsum(STYLE_WEIGHTS) / STYLE_WEIGHTS.sum()
+# Letters drawn next to a number now and then ("12A"), never labelled.
+LETTERS = "ABCDEFHKMNPRTUVWXYabdeh"
+# Below this digit height (drawing px) only the regular stroke style is used.
+MIN_STYLED_HEIGHT = 12
+GLYPH_RENDER_PX = 64  # at least the tallest digit drawn (MAX_DRAW_HEIGHT), so glyphs only shrink
 MASK_THRESHOLD = 0.3  # a pixel belongs to a glyph's tight box above this coverage
 # Tall crops are drawn at this height and enlarged at the end: it keeps generation fast
 # (the cost no longer grows with the crop's area), and large SVHN crops are mostly
 # enlarged, soft images anyway. The stored image keeps its full sampled size.
-MAX_DRAW_HEIGHT = 40
+MAX_DRAW_HEIGHT = 64
+# How often a photo is a wider view (the number smaller in a larger, wider crop), as real
+# photos of a door or a facade are.
+WIDE_VIEW_SHARE = 0.4
+# How often the background is a facade (else a painted wall with a plate), how often such a
+# number sits on a plaque, and how often a letter follows it.
+FACADE_SHARE = 0.7
+PLAQUE_SHARE = 0.6
+LETTER_SHARE = 0.1
+# Lighting and capture: how often a hard shadow, a washed-out scene, a low-resolution crop.
+SHADOW_SHARE = 0.2
+LOW_CONTRAST_SHARE = 0.15
+LOW_RESOLUTION_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -93,21 +119,60 @@ class SyntheticImage:
     labels: list[int]
 
 
+def _render_text(font: ImageFont.FreeTypeFont, text: str) -> Image.Image:
+    canvas = Image.new("L", (2 * GLYPH_RENDER_PX, 2 * GLYPH_RENDER_PX), 0)
+    ImageDraw.Draw(canvas).text((GLYPH_RENDER_PX // 2, GLYPH_RENDER_PX // 4), text, fill=255,
+                                font=font)
+    return canvas.crop(canvas.getbbox())
+
+
+def stroke_style(glyph: Image.Image, style: str) -> Image.Image:
+    """``glyph`` (a greyscale mask) in one of :data:`GLYPH_STYLES`, cropped tight again."""
+    if style == "regular":
+        return glyph
+    padded = Image.new("L", (glyph.width + 8, glyph.height + 8), 0)
+    padded.paste(glyph, (4, 4))
+    if style == "heavy":
+        padded = padded.filter(ImageFilter.MaxFilter(5))
+    elif style == "light":
+        padded = padded.filter(ImageFilter.MinFilter(3))
+    elif style == "outline":
+        inner = padded.filter(ImageFilter.MinFilter(5))
+        padded = Image.fromarray(np.clip(np.asarray(padded.filter(ImageFilter.MaxFilter(3)),
+                                                    np.int16) - np.asarray(inner), 0, 255)
+                                 .astype(np.uint8))
+    elif style == "rounded":
+        blurred = np.asarray(padded.filter(ImageFilter.GaussianBlur(2.5)), np.float32)
+        padded = Image.fromarray((np.clip((blurred - 100) * 3, 0, 255)).astype(np.uint8))
+    else:
+        raise ValueError(f"unknown glyph style {style!r}; use one of {GLYPH_STYLES}")
+    return padded.crop(padded.getbbox())
+
+
 @functools.lru_cache(maxsize=1)
 def glyph_bank() -> tuple[tuple[Image.Image, ...], ...]:
-    """``bank[font][digit]``: a tight greyscale mask of each digit in each typeface."""
+    """``bank[face][digit]``: a tight greyscale mask of each digit in each face.
+
+    Faces are every typeface of :data:`FONT_FILES` in every style of :data:`GLYPH_STYLES`,
+    typeface by typeface (face ``f`` is ``FONT_FILES[f // len(GLYPH_STYLES)]``).
+    """
     font_dir = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     bank = []
     for name in FONT_FILES:
         font = ImageFont.truetype(str(font_dir / name), GLYPH_RENDER_PX)
-        glyphs = []
-        for digit in "0123456789":
-            canvas = Image.new("L", (2 * GLYPH_RENDER_PX, 2 * GLYPH_RENDER_PX), 0)
-            ImageDraw.Draw(canvas).text((GLYPH_RENDER_PX // 2, GLYPH_RENDER_PX // 4), digit,
-                                        fill=255, font=font)
-            glyphs.append(canvas.crop(canvas.getbbox()))
-        bank.append(tuple(glyphs))
+        digits = [_render_text(font, digit) for digit in "0123456789"]
+        bank.extend(tuple(stroke_style(glyph, style) for glyph in digits)
+                    for style in GLYPH_STYLES)
     return tuple(bank)
+
+
+@functools.lru_cache(maxsize=1)
+def letter_bank() -> tuple[Image.Image, ...]:
+    """Masks of :data:`LETTERS` in the sans and serif typefaces, for unlabelled clutter."""
+    font_dir = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    return tuple(_render_text(ImageFont.truetype(str(font_dir / name), GLYPH_RENDER_PX), letter)
+                 for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf")
+                 for letter in LETTERS)
 
 
 @functools.lru_cache(maxsize=1)
@@ -142,20 +207,39 @@ def _contrasting_colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     return plate.astype(np.float32), digit.astype(np.float32)
 
 
+def _contrasting_with(rng: np.random.Generator, canvas: np.ndarray,
+                      number_box: tuple[float, ...]) -> np.ndarray:
+    """A digit colour whose brightness differs by at least 0.4 from the wall behind it."""
+    height, width = canvas.shape[:2]
+    left, top, right, bottom = (int(np.clip(value, 0, limit)) for value, limit in
+                                zip(number_box, (width, height, width, height), strict=True))
+    region = canvas[top:max(bottom, top + 1), left:max(right, left + 1)]
+    wall = float(region.mean()) if region.size else float(canvas.mean())
+    level = rng.uniform(0, max(0.0, wall - 0.4)) if (wall > 0.5) else rng.uniform(
+        min(1.0, wall + 0.4), 1.0)
+    return np.clip(level + rng.normal(0, 0.1, size=3), 0, 1).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=1)
 def texture_bank() -> np.ndarray:
-    """``(16, 64, 256, 3)`` smooth colour noise in [-0.5, 0.5], crops of which texture walls.
+    """``(16, 64, 384, 3)`` smooth colour noise in [-0.5, 0.5], crops of which texture walls
+    (at most 64 px tall, since drawing is; 384 px covers the widest crop drawn).
 
     Made once from a fixed seed: cropping a shared bank is far cheaper than making a fresh
     texture per image, and with random offsets the crops rarely repeat.
     """
     rng = np.random.default_rng(20180408)  # fixed: the bank is part of the generator
-    textures = np.zeros((16, 64, 256, 3), dtype=np.float32)
+    height, width = 64, 384
+    textures = np.zeros((16, height, width, 3), dtype=np.float32)
     for texture in textures:
-        for cells, weight in ((4, 0.6), (16, 0.3), (64, 0.1)):  # coarse blotches to grain
-            coarse = (rng.random((cells * 64 // 256 + 2, cells + 2, 3)) * 255).astype(np.uint8)
-            smooth = Image.fromarray(coarse, "RGB").resize((256 + 64, 64 + 16), Image.BICUBIC)
-            texture += weight * (np.asarray(smooth, dtype=np.float32)[8:72, 32:288] / 255 - 0.5)
+        for cells, weight in ((6, 0.6), (24, 0.3), (96, 0.1)):  # coarse blotches to grain
+            coarse = (rng.random((cells * height // width + 2, cells + 2, 3)) * 255
+                      ).astype(np.uint8)
+            smooth = Image.fromarray(coarse, "RGB").resize((width + 64, height + 16),
+                                                           Image.BICUBIC)
+            texture += weight * (np.asarray(smooth, dtype=np.float32)[8:8 + height,
+                                                                      32:32 + width] / 255
+                                 - 0.5)
     return textures
 
 
@@ -236,46 +320,46 @@ def tight_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
+@dataclass(frozen=True)
+class _Number:
+    """The digits of one image before they are placed: masks and their tight boxes."""
+
+    labels: list[int]
+    font: tuple[Image.Image, ...]
+    digit_height: float
+    squeeze: float
+    shear: float
+    angle: float
+    masks: list[np.ndarray]
+    boxes_in_mask: list[tuple[int, int, int, int]]
+
+
 def render_image(seed: int, split: str, index: int) -> SyntheticImage:
     """Generate image ``index`` of ``split``; the same arguments always give the same image."""
     rng = _image_rng(seed, split, index)
-    bank = glyph_bank()
-    # 1) The crop's size, as in SVHN: wide strips of about 2.2 : 1.
-    full_height = max(12, round(_quantile(rng, IMAGE_HEIGHT_PX)))
-    full_width = max(16, round(full_height * _quantile(rng, IMAGE_ASPECT)))
+    # 1) The crop's size, as in SVHN: wide strips of about 2.2 : 1. Now and then a wider
+    # view of the same number: a larger, wider photo in which it fills less of the height.
+    zoom_out = rng.uniform(1.3, 3.2) if rng.random() < WIDE_VIEW_SHARE else 1.0
+    full_height = max(12, round(_quantile(rng, IMAGE_HEIGHT_PX) * zoom_out))
+    aspect = _quantile(rng, IMAGE_ASPECT) * (rng.uniform(1.0, 1.5) if zoom_out > 1 else 1.0)
+    full_width = max(16, round(full_height * aspect))
     scale = min(1.0, MAX_DRAW_HEIGHT / full_height)  # drawing px per stored px
     height, width = round(full_height * scale), round(full_width * scale)
-    # 2) The number: how many digits, which, in one typeface, one size, one slant.
-    # (searchsorted on the cumulative frequencies: rng.choice with p= is ten times slower)
-    count = int(np.searchsorted(_CUMULATIVE_COUNT, rng.random(), side="right")) + 1
-    labels = [min(9, int(d)) for d in np.searchsorted(_CUMULATIVE_DIGIT, rng.random(count),
-                                                      side="right")]
-    font = bank[int(rng.integers(len(bank)))]
-    digit_height = _quantile(rng, DIGIT_HEIGHT_FRACTION) * height
-    squeeze = _squeeze_median() * float(np.exp(rng.normal(0, 0.22)))
-    shear, angle = rng.normal(0, 0.08), rng.normal(0, 0.04)
-    masks = [render_glyph(rng, font[label], digit_height * rng.uniform(0.97, 1.03), squeeze,
-                           shear, angle) for label in labels]
-    boxes_in_mask = [tight_box(mask) for mask in masks]
+    # 2) The number: how many digits, which, in one face, one size, one slant.
+    number = _draw_number(rng, height, zoom_out)
     # 3) Lay the digits out on a line with SVHN's gaps (negative gaps overlap).
-    gaps = [_quantile(rng, GAP_PER_HEIGHT) * digit_height for _ in range(count - 1)]
-    widths = [box[2] - box[0] for box in boxes_in_mask]
-    total = sum(widths) + sum(gaps)
+    digit_height = number.digit_height
+    gaps = [_quantile(rng, GAP_PER_HEIGHT) * digit_height for _ in number.labels[1:]]
+    total = sum(box[2] - box[0] for box in number.boxes_in_mask) + sum(gaps)
     slack = width - total
     left = slack / 2 + rng.uniform(-0.8, 0.8) * max(slack, 0) / 2 + rng.normal(0, 0.02) * width
     centre_y = height / 2 + rng.uniform(-0.7, 0.7) * max(height - digit_height, 0) / 2
-    # 4) Background, then clutter: a neighbouring digit cut by the border (not labelled).
-    plate, ink = _contrasting_colours(rng)
-    canvas = draw_background(rng, height, width, plate)
-    if rng.random() < 0.35:
-        other = render_glyph(rng, font[int(rng.integers(10))], digit_height, squeeze, shear,
-                              angle)
-        inside = int(other.shape[1] * rng.uniform(0.2, 0.6))
-        other_left = -other.shape[1] + inside if rng.random() < 0.5 else width - inside
-        paste_glyph(canvas, other, ink, other_left, round(centre_y - other.shape[0] / 2))
+    # 4) The scene behind and around the number.
+    number_box = (left, centre_y - digit_height / 2, left + total, centre_y + digit_height / 2)
+    canvas, ink = _draw_scene(rng, height, width, number, number_box)
     # 5) The digits, each placed so that its tight box starts where the layout says.
-    boxes = _place_digits(rng, canvas, masks, boxes_in_mask, gaps, left, centre_y,
-                          digit_height, ink)
+    boxes = _place_digits(rng, canvas, number.masks, number.boxes_in_mask, gaps, left,
+                          centre_y, digit_height, ink)
     # 6) Light, noise and blur, as a camera would add them.
     image = camera_effects(rng, canvas)
     if scale < 1.0:
@@ -283,7 +367,71 @@ def render_image(seed: int, split: str, index: int) -> SyntheticImage:
         boxes = [_enlarge_box(box, scale) for box in boxes]
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=int(rng.integers(35, 95)))
-    return SyntheticImage(buffer.getvalue(), full_width, full_height, boxes, labels)
+    return SyntheticImage(buffer.getvalue(), full_width, full_height, boxes, number.labels)
+
+
+def _draw_number(rng: np.random.Generator, height: int, zoom_out: float) -> _Number:
+    """The digits' labels, face, size and slant, rendered, for a drawing ``height`` px tall
+    that is a wider view (``zoom_out`` >= 1) of the number's crop."""
+    bank = glyph_bank()
+    # (searchsorted on the cumulative frequencies: rng.choice with p= is ten times slower)
+    count = int(np.searchsorted(_CUMULATIVE_COUNT, rng.random(), side="right")) + 1
+    labels = [min(9, int(d)) for d in np.searchsorted(_CUMULATIVE_DIGIT, rng.random(count),
+                                                      side="right")]
+    style = int(np.searchsorted(_CUMULATIVE_STYLE, rng.random(), side="right"))
+    face = int(rng.integers(len(FONT_FILES))) * len(GLYPH_STYLES)
+    digit_height = _quantile(rng, DIGIT_HEIGHT_FRACTION) * height / zoom_out
+    if digit_height >= MIN_STYLED_HEIGHT:  # thin or hollow strokes vanish at a few pixels
+        face += min(style, len(GLYPH_STYLES) - 1)
+    font = bank[face]
+    squeeze = _squeeze_median() * float(np.exp(rng.normal(0, 0.22)))
+    shear, angle = rng.normal(0, 0.08), rng.normal(0, 0.04)
+    masks = [render_glyph(rng, font[label], digit_height * rng.uniform(0.97, 1.03), squeeze,
+                           shear, angle) for label in labels]
+    boxes_in_mask = [tight_box(mask) for mask in masks]
+    if None in boxes_in_mask:  # a glyph too faint to keep any pixel: draw it as drawn
+        font = bank[face - face % len(GLYPH_STYLES)]
+        masks = [render_glyph(rng, font[label], digit_height, squeeze, shear, angle)
+                 for label in labels]
+        boxes_in_mask = [tight_box(mask) for mask in masks]
+    return _Number(labels, font, digit_height, squeeze, shear, angle, masks, boxes_in_mask)
+
+
+def _draw_scene(rng: np.random.Generator, height: int, width: int, number: _Number,
+                number_box: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The canvas ``(H, W, 3)`` behind and around the number, and the digits' colour.
+
+    A facade (brick, siding, wood, stone, glass, plaster) or a painted wall, a plaque behind
+    the number, clutter around it, and now and then a neighbouring digit cut by the border
+    or a letter beside the number (neither is labelled).
+    """
+    left, _, right, _ = number_box
+    centre_y = (number_box[1] + number_box[3]) / 2
+    digit_height = number.digit_height
+    plate, ink = _contrasting_colours(rng)
+    if rng.random() < FACADE_SHARE:
+        canvas = facade(rng, height, width, digit_height)
+        if rng.random() < PLAQUE_SHARE:
+            plaque(rng, canvas, number_box, plate)
+        else:  # digits painted on the wall itself: they must contrast with it
+            ink = _contrasting_with(rng, canvas, number_box)
+    else:
+        canvas = draw_background(rng, height, width, plate)
+    add_distractors(rng, canvas, number_box, digit_height)
+    if rng.random() < 0.35:
+        other = render_glyph(rng, number.font[int(rng.integers(10))], digit_height,
+                              number.squeeze, number.shear, number.angle)
+        inside = int(other.shape[1] * rng.uniform(0.2, 0.6))
+        other_left = -other.shape[1] + inside if rng.random() < 0.5 else width - inside
+        paste_glyph(canvas, other, ink, other_left, round(centre_y - other.shape[0] / 2))
+    if rng.random() < LETTER_SHARE:
+        letters = letter_bank()
+        letter = render_glyph(rng, letters[int(rng.integers(len(letters)))],
+                              digit_height * rng.uniform(0.5, 1.0), number.squeeze,
+                              number.shear, number.angle)
+        paste_glyph(canvas, letter, ink, round(right + digit_height * rng.uniform(0.1, 0.4)),
+                    round(centre_y - letter.shape[0] / 2))
+    return canvas, ink
 
 
 def _place_digits(rng: np.random.Generator, canvas: np.ndarray, masks: list[np.ndarray],
@@ -308,9 +456,55 @@ def _place_digits(rng: np.random.Generator, canvas: np.ndarray, masks: list[np.n
     return boxes
 
 
-def camera_effects(rng: np.random.Generator, canvas: np.ndarray) -> Image.Image:
-    """A light gradient, sensor noise and blur on ``canvas (H, W, 3)`` in [0, 1] (modified)."""
+def lighting(rng: np.random.Generator, canvas: np.ndarray) -> None:
+    """Daylight on ``canvas (H, W, 3)`` in [0, 1] (modified): a colour cast, now and then a
+    hard shadow edge across the crop, and now and then a washed-out, low-contrast scene."""
     height, width = canvas.shape[:2]
+    canvas *= np.clip(1 + rng.normal(0, 0.07, size=3), 0.7, 1.3).astype(np.float32)
+    if rng.random() < SHADOW_SHARE:  # a straight shadow edge (an eave, a pole, a tree)
+        ys = np.arange(height, dtype=np.float32)[:, None]
+        xs = np.arange(width, dtype=np.float32)[None, :]
+        angle = rng.uniform(0, np.pi)
+        side = (xs - width / 2) * np.cos(angle) + (ys - height / 2) * np.sin(angle)
+        shaded = side > rng.normal(0, 0.3) * max(height, width)
+        canvas[shaded] *= rng.uniform(0.35, 0.75)
+    if rng.random() < LOW_CONTRAST_SHARE:
+        mean = canvas.mean(axis=(0, 1), keepdims=True)
+        canvas += (mean - canvas) * rng.uniform(0.2, 0.45)
+
+
+def capture(rng: np.random.Generator, image: Image.Image) -> Image.Image:
+    """What the camera and the crop did: low resolution enlarged again, defocus or motion
+    blur. (Noise and JPEG come in :func:`camera_effects` and :func:`render_image`.)"""
+    width, height = image.size
+    if rng.random() < LOW_RESOLUTION_SHARE:  # a far, small number, enlarged when cropped
+        factor = rng.uniform(0.3, 0.7)
+        small = (max(4, round(width * factor)), max(4, round(height * factor)))
+        image = image.resize(small, Image.BILINEAR).resize((width, height), Image.BILINEAR)
+    kind = rng.random()
+    if kind < 0.45:
+        blur = rng.uniform(0, 0.9) * height / 40
+        if blur > 0.25:
+            # A box blur costs the same at any radius; at these sizes it reads as defocus.
+            image = image.filter(ImageFilter.BoxBlur(blur))
+    elif kind < 0.6:  # motion blur along a random direction: the mean of shifted copies
+        pixels = np.asarray(image, dtype=np.float32)
+        length = rng.uniform(1, 0.08 * height + 2)
+        angle = rng.uniform(0, np.pi)
+        steps = max(2, int(length))
+        total = np.zeros_like(pixels)
+        for step in np.linspace(-length / 2, length / 2, steps):
+            total += np.roll(pixels, (round(step * np.sin(angle)), round(step * np.cos(angle))),
+                             axis=(0, 1))
+        image = Image.fromarray((total / steps).astype(np.uint8), "RGB")
+    return image
+
+
+def camera_effects(rng: np.random.Generator, canvas: np.ndarray) -> Image.Image:
+    """Light, sensor noise and the camera's blur on ``canvas (H, W, 3)`` in [0, 1]
+    (modified): a light gradient, :func:`lighting`, noise, then :func:`capture`."""
+    height, width = canvas.shape[:2]
+    lighting(rng, canvas)
     ys = np.linspace(-0.5, 0.5, height, dtype=np.float32)[:, None, None]
     xs = np.linspace(-0.5, 0.5, width, dtype=np.float32)[None, :, None]
     light = (rng.uniform(0.7, 1.2) * 255) * (1 + rng.uniform(-0.5, 0.5) * xs
@@ -318,12 +512,7 @@ def camera_effects(rng: np.random.Generator, canvas: np.ndarray) -> Image.Image:
     canvas *= light
     canvas += rng.standard_normal(canvas.shape, dtype=np.float32) * (rng.uniform(0, 0.05) * 255)
     pixels = np.clip(canvas, 0, 255, out=canvas).astype(np.uint8)
-    image = Image.fromarray(pixels, "RGB")
-    blur = rng.uniform(0, 0.9) * height / 40
-    if blur > 0.25:
-        # A box blur costs the same at any radius; at these sizes it reads as camera blur.
-        image = image.filter(ImageFilter.BoxBlur(blur))
-    return image
+    return capture(rng, Image.fromarray(pixels, "RGB"))
 
 
 def _enlarge_box(box_xywh: list[int], scale: float) -> list[int]:
