@@ -25,16 +25,14 @@ def rank_in_group(group: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray
         ``(R,)`` int64: 0 for the first row of a group, 1 for the next, ...
     """
     rows = torch.as_tensor(group)
-    if rows.numel() == 0:
-        rank = torch.zeros(0, dtype=torch.int64)
-    else:
-        starts = torch.ones(len(rows), dtype=torch.bool)
-        starts[1:] = rows[1:] != rows[:-1]  # a new group begins where the id changes
-        start_index = torch.nonzero(starts).squeeze(1)  # (G,) first row of each group
-        lengths = torch.diff(torch.cat([start_index, torch.tensor([len(rows)])]))
-        first = torch.repeat_interleave(start_index, lengths)  # (R,) first row of its group
-        rank = torch.arange(len(rows)) - first
-    return rank.numpy() if isinstance(group, np.ndarray) else rank.to(rows.device)
+    position = torch.arange(len(rows), device=rows.device)
+    starts = torch.ones(len(rows), dtype=torch.bool, device=rows.device)
+    starts[1:] = rows[1:] != rows[:-1]  # a new group begins where the id changes
+    # The first row of each row's group: the latest start at or before it (a running max).
+    first = torch.cummax(torch.where(starts, position, 0), dim=0).values if len(rows) else (
+        position)
+    rank = position - first
+    return rank.numpy() if isinstance(group, np.ndarray) else rank
 
 
 def pad_by_group(values: torch.Tensor, group: torch.Tensor, num_groups: int,
