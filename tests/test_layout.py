@@ -14,23 +14,25 @@ from yolo_smol.errors import YoloSmolError
 
 PACKAGE = Path(yolo_smol.__file__).parent
 # Folder (or top-level module) -> the parts of the package it may import. The ground
-# (config, boxes, errors, device) is below everything; nothing imports the CLI.
+# (config, boxes, errors, device, outputs) is below everything; nothing imports the CLI.
 ALLOWED = {
     "errors": set(),
     "grouped": set(),
     "config": {"errors"},
     "boxes": set(),
     "device": set(),
+    "outputs": {"errors"},
     "data": {"errors", "config", "boxes", "grouped", "data"},
-    "anchors": {"errors", "config", "boxes", "data", "anchors"},
+    "anchors": {"errors", "config", "boxes", "outputs", "data", "anchors"},
     "model": {"errors", "config", "boxes", "model"},
     "detection": {"errors", "config", "boxes", "grouped", "detection"},
-    "training": {"errors", "config", "boxes", "grouped", "device", "data", "model",
+    "training": {"errors", "config", "boxes", "grouped", "device", "outputs", "data", "model",
                  "detection", "training", "visualize"},
-    "predict": {"errors", "config", "boxes", "device", "data", "model", "detection"},
+    "predict": {"errors", "config", "boxes", "device", "outputs", "data", "model",
+                "detection"},
     "visualize": {"boxes", "detection", "data"},
-    "cli": {"errors", "config", "device", "data", "anchors", "model", "detection", "training",
-            "predict", "visualize"},
+    "cli": {"errors", "config", "device", "outputs", "data", "anchors", "model", "detection",
+            "training", "predict", "visualize"},
     "__main__": {"cli"},
     "__init__": {"errors", "config", "model"},
 }

@@ -13,7 +13,6 @@ from yolo_smol.detection.metrics import (
     confusion_matrix,
     mean_average_precision,
     read_number,
-    stack_detections,
     stack_truths,
     whole_number_accuracy,
 )
@@ -91,10 +90,10 @@ def _random_case(seed):
         boxes_found[:, 2:] = torch.maximum(boxes_found[:, 2:], boxes_found[:, :2] + 0.5)
         # Scores on a coarse grid: ties are common.
         scores = torch.randint(1, 6, (len(found),), generator=generator).double() / 5
-        detections.append(Detections(boxes_found, scores,
-                                     torch.tensor([int(label) for _, label in found],
-                                                  dtype=torch.long)))
-    return detections, truths
+        detections.append(Detections.of_image(
+            boxes_found, scores, torch.tensor([int(label) for _, label in found],
+                                              dtype=torch.long)))
+    return Detections.cat(detections), truths
 
 
 @pytest.mark.parametrize("start", range(0, 240, 40))
@@ -114,7 +113,8 @@ def test_map_agrees_with_cocoeval(start):
 
 def test_no_predictions_at_all_and_classes_without_truth():
     truths = [GroundTruth(torch.tensor([[1.0, 1.0, 9.0, 20.0]]), torch.tensor([2]))]
-    empty = [Detections(torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, dtype=torch.long))]
+    empty = Detections.of_image(torch.zeros(0, 4), torch.zeros(0),
+                                torch.zeros(0, dtype=torch.long))
     ours = mean_average_precision(empty, truths)
     precision, stats = _coco(empty, truths)
     assert ours.map == stats[0] == 0.0
@@ -127,7 +127,7 @@ def test_more_than_max_detections_per_image_and_class():
     boxes = torch.tensor([[0.0, 0.0, 5.0, 5.0]]).repeat(150, 1)
     scores = torch.linspace(0.9, 0.1, 150)
     boxes[120] = truth.boxes_xyxy[0]  # the hit ranks 121st: beyond the 100 kept
-    detections = [Detections(boxes, scores, torch.ones(150, dtype=torch.long))]
+    detections = Detections.of_image(boxes, scores, torch.ones(150, dtype=torch.long))
     ours = mean_average_precision(detections, [truth])
     precision, stats = _coco(detections, [truth])
     assert ours.map == pytest.approx(stats[0], abs=1e-9) and ours.map == 0.0
@@ -136,8 +136,8 @@ def test_more_than_max_detections_per_image_and_class():
 def test_a_perfect_detector_scores_one():
     truths = [GroundTruth(torch.tensor([[1.0, 2.0, 9.0, 20.0], [10.0, 2.0, 18.0, 21.0]]),
                           torch.tensor([3, 7]))]
-    detections = [Detections(truths[0].boxes_xyxy, torch.tensor([0.9, 0.8]),
-                             truths[0].labels)]
+    detections = Detections.of_image(truths[0].boxes_xyxy, torch.tensor([0.9, 0.8]),
+                                     truths[0].labels)
     metrics = mean_average_precision(detections, truths)
     # tp / (tp + fp + eps), as COCOeval: one up to a rounding error.
     assert metrics.map == pytest.approx(1.0) and metrics.ap50 == pytest.approx(1.0)
@@ -148,23 +148,26 @@ def test_whole_number_reads_left_to_right():
     truth = GroundTruth(torch.tensor([[20.0, 0, 28, 30], [2.0, 0, 10, 30], [11.0, 0, 19, 30]]),
                         torch.tensor([7, 1, 2]))
     assert read_number(truth.boxes_xyxy, truth.labels) == "127"
-    right = Detections(truth.boxes_xyxy[[1, 2, 0]], torch.tensor([0.9, 0.8, 0.7]),
-                       torch.tensor([1, 2, 7]))
-    extra = Detections(torch.cat([right.boxes_xyxy, torch.tensor([[30.0, 0, 38, 30]])]),
-                       torch.tensor([0.9, 0.8, 0.7, 0.3]), torch.tensor([1, 2, 7, 4]))
-    assert whole_number_accuracy([right, extra], [truth, truth], 0.5) == 1.0
-    assert whole_number_accuracy([right, extra], [truth, truth], 0.2) == 0.5
+    right = Detections.of_image(truth.boxes_xyxy[[1, 2, 0]], torch.tensor([0.9, 0.8, 0.7]),
+                                torch.tensor([1, 2, 7]))
+    extra = Detections.of_image(torch.cat([right.boxes_xyxy, torch.tensor([[30.0, 0, 38, 30]])]),
+                                torch.tensor([0.9, 0.8, 0.7, 0.3]), torch.tensor([1, 2, 7, 4]))
+    both = Detections.cat([right, extra])
+    assert whole_number_accuracy(both, [truth, truth], 0.5) == 1.0
+    assert whole_number_accuracy(both, [truth, truth], 0.2) == 0.5
     empty_truth = GroundTruth(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))
-    nothing = Detections(torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, dtype=torch.long))
-    assert whole_number_accuracy([nothing], [empty_truth]) == 1.0
+    nothing = Detections.of_image(torch.zeros(0, 4), torch.zeros(0),
+                                  torch.zeros(0, dtype=torch.long))
+    assert whole_number_accuracy(nothing, [empty_truth]) == 1.0
 
 
 def test_confusion_matrix_counts_hits_swaps_misses_and_false_alarms():
     truth = GroundTruth(torch.tensor([[0.0, 0, 10, 30], [12.0, 0, 22, 30], [24.0, 0, 34, 30]]),
                         torch.tensor([1, 2, 3]))
-    found = Detections(torch.tensor([[0.0, 0, 10, 30], [12.0, 1, 22, 30], [40.0, 0, 50, 30]]),
-                       torch.tensor([0.9, 0.8, 0.7]), torch.tensor([1, 5, 4]))
-    matrix = confusion_matrix([found], [truth], num_classes=10)
+    found = Detections.of_image(
+        torch.tensor([[0.0, 0, 10, 30], [12.0, 1, 22, 30], [40.0, 0, 50, 30]]),
+        torch.tensor([0.9, 0.8, 0.7]), torch.tensor([1, 5, 4]))
+    matrix = confusion_matrix(found, [truth], num_classes=10)
     assert matrix[1, 1] == 1  # right
     assert matrix[5, 2] == 1  # a 2 read as 5
     assert matrix[10, 3] == 1  # the 3 missed
@@ -204,18 +207,18 @@ def test_confusion_matrix_equals_the_pair_by_pair_greedy_walk():
                                                           threshold)), (seed, threshold)
 
 
-def test_stacked_inputs_give_the_same_scores():
+def test_stacked_truths_give_the_same_scores():
     for seed in range(0, 60, 3):
         detections, truths = _random_case(seed)
-        stacked, stacked_truths = stack_detections(detections), stack_truths(truths)
-        for found, again in zip(detections, stacked.per_image(), strict=True):
-            assert torch.equal(found.boxes_xyxy, again.boxes_xyxy)
-            assert torch.equal(found.labels, again.labels)
-            torch.testing.assert_close(found.scores.float(), again.scores)
+        stacked_truths = stack_truths(truths)
+        # The batch rebuilt from its per-image views is the same batch.
+        again = Detections.cat(list(detections))
+        assert torch.equal(again.image, detections.image)
+        assert torch.equal(again.boxes_xyxy, detections.boxes_xyxy)
         plain = mean_average_precision(detections, truths, NUM_CLASSES)
-        fast = mean_average_precision(stacked, stacked_truths, NUM_CLASSES)
+        fast = mean_average_precision(again, stacked_truths, NUM_CLASSES)
         np.testing.assert_array_equal(plain.precision, fast.precision)
-        assert whole_number_accuracy(stacked, stacked_truths, 0.4) == whole_number_accuracy(
+        assert whole_number_accuracy(again, stacked_truths, 0.4) == whole_number_accuracy(
             detections, truths, 0.4)
-        assert np.array_equal(confusion_matrix(stacked, stacked_truths, NUM_CLASSES),
+        assert np.array_equal(confusion_matrix(again, stacked_truths, NUM_CLASSES),
                               confusion_matrix(detections, truths, NUM_CLASSES))

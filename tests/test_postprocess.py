@@ -50,14 +50,15 @@ def test_original_sizes_and_limits():
     scale = torch.tensor([100 / 32, 40 / 32, 100 / 32, 40 / 32])
     torch.testing.assert_close(original[0].boxes_xyxy, squashed[0].boxes_xyxy * scale)
     limited = detect(outputs, ANCHORS, 32, confidence_threshold=0.0, max_detections=3)
-    assert all(len(found) == 3 for found in limited)
+    assert len(limited) == 2 and all(found.num_detections == 3 for found in limited)
     assert all((found.scores[:-1] >= found.scores[1:]).all() for found in limited)
 
 
 def test_nothing_above_the_threshold():
     outputs = [torch.full((2, 1, 4, 4, 15), -30.0), torch.full((2, 1, 8, 8, 15), -30.0)]
     found = detect(outputs, ANCHORS, 32, confidence_threshold=0.5)
-    assert [len(f) for f in found] == [0, 0] and found[0].boxes_xyxy.shape == (0, 4)
+    assert len(found) == 2 and found.counts.tolist() == [0, 0]
+    assert found[0].boxes_xyxy.shape == (0, 4) and found[1].num_detections == 0
 
 
 def test_one_digit_per_place_drops_a_second_class_on_the_same_digit():
@@ -67,13 +68,14 @@ def test_one_digit_per_place_drops_a_second_class_on_the_same_digit():
     boxes = torch.tensor([[2.0, 0, 10, 30], [2.5, 0, 10.5, 30],  # one digit, read as 1 and 7
                           [9.0, 0, 17, 30],                      # its neighbour, overlapping
                           [20.0, 0, 28, 30]])                    # below the threshold
-    found = Detections(boxes, torch.tensor([0.9, 0.6, 0.8, 0.1]), torch.tensor([1, 7, 2, 5]))
-    kept = one_digit_per_place([found], confidence_threshold=0.25, overlap_threshold=0.3)[0]
+    found = Detections.of_image(boxes, torch.tensor([0.9, 0.6, 0.8, 0.1]),
+                                torch.tensor([1, 7, 2, 5]))
+    kept = one_digit_per_place(found, confidence_threshold=0.25, overlap_threshold=0.3)[0]
     assert kept.labels.tolist() == [1, 2] and kept.scores.tolist() == pytest.approx([0.9, 0.8])
     truth = GroundTruth(boxes[[0, 2]], torch.tensor([1, 2]))
-    assert whole_number_accuracy([found], [truth]) == 1.0
-    assert whole_number_accuracy([found], [truth], overlap_threshold=None) == 0.0  # "172"
-    assert one_digit_per_place([]) == []
+    assert whole_number_accuracy(found, [truth]) == 1.0
+    assert whole_number_accuracy(found, [truth], overlap_threshold=None) == 0.0  # "172"
+    assert len(one_digit_per_place(Detections.cat([]))) == 0
 
 
 def test_detect_with_tied_scores_keeps_torchvision_sets_in_a_stable_order():
@@ -103,13 +105,14 @@ def test_predict_dataset_stacks_what_detect_finds_image_by_image():
     model = YoloSmol(load_config("smol")).eval()
     data = prepare(make_synthetic(10, seed=0), image_size=32)
     stacked, seconds = predict_dataset(model, data, batch_size=4, confidence_threshold=0.0005)
-    assert set(seconds) == {"forward", "postprocess"} and len(stacked.counts) == 10
-    expected = []
+    assert set(seconds) == {"forward", "postprocess"} and len(stacked) == 10
+    parts = []
     with torch.no_grad():
         for images, _ in iterate_batches(data, 4, shuffle=False):
-            expected += detect(model(images.float() / 255), model.anchors, 32, 0.0005)
-    assert sum(len(found) for found in expected) > 0
-    for mine, reference in zip(stacked.per_image(), expected, strict=True):
+            parts.append(detect(model(images.float() / 255), model.anchors, 32, 0.0005))
+    expected = [found for part in parts for found in part]  # image by image
+    assert sum(found.num_detections for found in expected) > 0
+    for mine, reference in zip(stacked, expected, strict=True):
         torch.testing.assert_close(mine.boxes_xyxy, reference.boxes_xyxy)
         torch.testing.assert_close(mine.scores, reference.scores)
         assert torch.equal(mine.labels, reference.labels)
@@ -131,3 +134,26 @@ def test_a_wide_input_scales_x_by_its_width_and_y_by_its_height():
     same = detect(_outputs(3, batch=2), ANCHORS, (32, 32), confidence_threshold=0.1)
     for a, b in zip(square, same, strict=True):
         assert torch.equal(a.boxes_xyxy, b.boxes_xyxy)
+
+
+def test_a_batch_of_detections_and_its_per_image_views_agree():
+    from yolo_smol.detection.postprocess import Detections
+
+    found = detect(_outputs(5, batch=5), ANCHORS, 32, confidence_threshold=0.05)
+    views = list(found)
+    assert len(views) == len(found) == 5
+    assert [view.num_detections for view in views] == found.counts.tolist()
+    for index, view in enumerate(views):
+        assert len(view) == 1 and torch.equal(found[index].scores, view.scores)
+        rows = found.image == index
+        assert torch.equal(view.boxes_xyxy, found.boxes_xyxy[rows])
+        assert torch.equal(view.labels, found.labels[rows])
+    assert torch.equal(found[-1].scores, views[-1].scores)
+    with pytest.raises(IndexError):
+        found[5]
+    again = Detections.cat(views)
+    assert again.num_images == 5 and torch.equal(again.image, found.image)
+    assert torch.equal(again.boxes_xyxy, found.boxes_xyxy)
+    keep = found.scores > 0.3
+    assert found.select(keep).num_images == 5
+    assert found.select(keep).num_detections == int(keep.sum())

@@ -10,6 +10,9 @@ from yolo_smol.errors import YoloSmolError
 
 __all__ = ["main", "build_parser"]
 
+# What matplotlib writes without extra software, for --preview.
+FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
 
 class UsageError(YoloSmolError):
     """A command-line setting that cannot work, found before any work starts."""
@@ -59,7 +62,7 @@ def _add_anchors_parser(commands) -> None:
     anchors.add_argument("--k", type=_positive_int, default=2, help="anchors (default: 2)")
     anchors.add_argument("--restarts", type=_positive_int, default=10,
                          help="k-means++ restarts, the best kept (default: 10)")
-    anchors.add_argument("--recall_threshold", type=float, default=0.5,
+    anchors.add_argument("--recall_threshold", type=_probability, default=0.5,
                          help="IoU above which a box counts as recalled (default: 0.5)")
     anchors.add_argument("--model_config", default=None,
                          help="compare with this config's anchors (a file or built-in name)")
@@ -264,17 +267,9 @@ def _run_eval(args: argparse.Namespace) -> None:
 
 
 def _writable_folder(path: str):
-    from pathlib import Path
+    from yolo_smol.outputs import writable_folder
 
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--save_dir {path}: is a file; give a folder (it is created if "
-                         "missing)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"--save_dir {path}: cannot create it ({error.strerror})") from None
-    return folder
+    return writable_folder(path, "--save_dir")
 
 
 def _device(name: str, choose):
@@ -300,13 +295,23 @@ def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
                              "save_to_disk, a parquet file or folder, a JSON-lines file")
     parser.add_argument("--split", default="train", choices=("train", "test", "extra"),
                         help="train (default), test or extra")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic set")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the synthetic set")
+
+
+def _seed(text: str) -> int:
+    value = _whole(text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{value} must be a whole number from 0 to 2**63 - 1")
+    return value
 
 
 def _run_data(args: argparse.Namespace) -> None:
     from yolo_smol.data.sources import load_dataset_source
     from yolo_smol.data.statistics import dataset_statistics, format_statistics_table
+    from yolo_smol.outputs import writable_file
 
+    if args.preview:  # checked first: a bad path must not cost the measuring
+        writable_file(args.preview, "--preview", FIGURE_SUFFIXES)
     dataset = load_dataset_source(args.dataset, args.split, num_images=args.num_images,
                                   seed=args.seed)
     print(format_statistics_table(dataset_statistics(dataset, args.num_images),
@@ -340,11 +345,15 @@ def _run_anchors(args: argparse.Namespace) -> None:
         refit_config,
     )
     from yolo_smol.config import load_config
+    from yolo_smol.outputs import writable_file
 
-    # Read the config first: a broken one should fail before minutes of clustering.
+    # Read the config and check where it goes first: neither should fail after minutes of
+    # clustering.
     config = None
     if args.model_config or args.write_config:
         config = load_config(args.model_config or "smol")
+    if args.write_config:
+        writable_file(args.write_config, "--write_config", (".json",))
     if args.boxes:
         shapes, origin = read_box_csv(args.boxes), args.boxes
     else:

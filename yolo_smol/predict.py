@@ -9,6 +9,7 @@ one digit per place, read left to right.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from yolo_smol.device import evaluation_copy
 from yolo_smol.errors import YoloSmolError
 from yolo_smol.model.checkpoint import load_model
 from yolo_smol.model.yolo import YoloSmol
+from yolo_smol.outputs import writable_folder
 
 __all__ = ["ImageError", "IMAGE_SUFFIXES", "SHIPPED_WEIGHTS", "Reading", "DetectReport",
            "find_images", "load_image", "to_model_input", "read_numbers", "draw_reading",
@@ -117,15 +119,16 @@ def read_numbers(model: YoloSmol, images: list[Image.Image],
             outputs = model(to_model_input(chunk, size).to(device))
         # Ordinary tensors again, so that what callers get back behaves as any tensor.
         outputs = [output.clone() for output in outputs]
-        found = detect([output.float().cpu() for output in outputs], model.anchors.cpu(),
-                       size, confidence_threshold, iou_threshold,
-                       original_sizes=[image.size for image in chunk])
-        for image, digits in zip(chunk, one_digit_per_place(found, confidence_threshold,
-                                                             overlap_threshold), strict=True):
+        found = one_digit_per_place(
+            detect([output.float().cpu() for output in outputs], model.anchors.cpu(), size,
+                   confidence_threshold, iou_threshold,
+                   original_sizes=[image.size for image in chunk]),
+            confidence_threshold, overlap_threshold)
+        for image, digits in zip(chunk, found, strict=True):
             centres = (digits.boxes_xyxy[:, 0] + digits.boxes_xyxy[:, 2]) / 2
             order = torch.argsort(centres, stable=True)  # left to right
-            digits = Detections(digits.boxes_xyxy[order], digits.scores[order],
-                                digits.labels[order])
+            digits = Detections.of_image(digits.boxes_xyxy[order], digits.scores[order],
+                                         digits.labels[order])
             readings.append(Reading(read_number(digits.boxes_xyxy, digits.labels), digits,
                                     image.size))
     return readings
@@ -192,7 +195,29 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
         ImageError: ``image_path`` is neither a photo nor a folder holding any.
         CheckpointError, ConfigError: the weights or the config cannot be used.
     """
-    save_dir = Path(save_dir)
+    save_dir = writable_folder(save_dir)  # before the work, so that none of it is lost
+    model, weights = _detector(weights, model_config)
+    photos, unreadable = _load_photos(find_images(image_path))
+    readings = read_numbers(model, [image for _, image in photos], confidence_threshold,
+                            iou_threshold, device=device)
+    names = _output_names([path for path, _ in photos])
+    for (_, image), reading, name in zip(photos, readings, names, strict=True):
+        draw_reading(image, reading).save(save_dir / name)
+    read = [(path, reading) for (path, _), reading in zip(photos, readings, strict=True)]
+    readings_json = save_dir / "readings.json"
+    readings_json.write_text(json.dumps(
+        {"weights": str(weights), "confidence_threshold": confidence_threshold,
+         "iou_threshold": iou_threshold,
+         "readings": [_reading_record(path, reading, name)
+                      for (path, reading), name in zip(read, names, strict=True)],
+         "unreadable": unreadable}, indent=2) + "\n")
+    return DetectReport(read, unreadable, weights, readings_json)
+
+
+def _detector(weights: str | Path | None, model_config: str | None,
+              ) -> tuple[YoloSmol, Path]:
+    """The model to read with, and the checkpoint it came from (the shipped one when
+    ``weights`` is None), checked against ``model_config`` when that is given."""
     if weights is None and not SHIPPED_WEIGHTS.is_file():
         raise ImageError(f"no --weights given, and the shipped {SHIPPED_WEIGHTS} is not "
                          "here (it comes with the repository); pass --weights PATH")
@@ -202,35 +227,36 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
         raise ImageError(f"--model_config {model_config} is not the config {weights} was "
                          "trained with; leave --model_config out (the checkpoint carries "
                          "its config)")
-    paths = find_images(image_path)
-    # One unreadable photo in a folder must not cost the others: note it and go on.
+    return model, weights
+
+
+def _load_photos(paths: list[Path]) -> tuple[list[tuple[Path, Image.Image]], list[str]]:
+    """The photos that can be read, and one message for each that cannot: one unreadable
+    photo in a folder must not cost the others."""
     photos, unreadable = [], []
     for path in paths:
         try:
             photos.append((path, load_image(path)))
         except ImageError as error:
             unreadable.append(str(error))
-    readings = read_numbers(model, [image for _, image in photos], confidence_threshold,
-                            iou_threshold, device=device)
-    for (path, image), reading in zip(photos, readings, strict=True):
-        draw_reading(image, reading).save(save_dir / f"{path.stem}.detected.png")
-    readings_json = save_dir / "readings.json"
-    readings_json.write_text(json.dumps(
-        {"weights": str(weights), "confidence_threshold": confidence_threshold,
-         "iou_threshold": iou_threshold,
-         "readings": [_reading_record(path, reading)
-                      for (path, _), reading in zip(photos, readings, strict=True)],
-         "unreadable": unreadable}, indent=2) + "\n")
-    return DetectReport([(path, reading) for (path, _), reading
-                         in zip(photos, readings, strict=True)], unreadable, weights,
-                        readings_json)
+    return photos, unreadable
 
 
-def _reading_record(path: Path, reading: Reading) -> dict:
+def _output_names(paths: list[Path]) -> list[str]:
+    """The annotated copy's file name for each photo: ``<stem>.detected.png``, or
+    ``<stem>_<ext>.detected.png`` where photos share a stem (``a.png`` and ``a.jpg``), so
+    that no copy overwrites another."""
+    shared = Counter(path.stem for path in paths)
+    return [f"{path.stem}.detected.png" if shared[path.stem] == 1
+            else f"{path.stem}_{path.suffix.lstrip('.')}.detected.png" for path in paths]
+
+
+def _reading_record(path: Path, reading: Reading, annotated: str) -> dict:
     detections = reading.detections
     digits = [{"digit": int(label), "score": round(float(score), 4),
                "box_xyxy": [round(value, 1) for value in box]}
               for box, score, label in zip(detections.boxes_xyxy.tolist(),
                                            detections.scores.tolist(),
                                            detections.labels.tolist(), strict=True)]
-    return {"image": str(path), "number": reading.number, "digits": digits}
+    return {"image": str(path), "annotated": annotated, "number": reading.number,
+            "digits": digits}

@@ -114,30 +114,43 @@ def scale_translate(images: torch.Tensor, targets: torch.Tensor, config: Augment
                              generator).view(-1, 2)
     out = images.clone()
     if chosen.any():
-        # affine_grid maps output to input in [-1, 1] coordinates: n_in = (n_out - 2 t) / s.
-        theta = torch.zeros(int(chosen.sum()), 2, 3)
-        inverse = 1 / scale[chosen]
-        theta[:, 0, 0], theta[:, 1, 1] = inverse, inverse
-        theta[:, :, 2] = -2 * shift[chosen] * inverse[:, None]
-        source = images[chosen].float() - fill
-        grid = F.affine_grid(theta, list(source.shape), align_corners=False)
-        moved = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros",
-                              align_corners=False) + fill
-        out[chosen] = moved.clamp(0, 255).round().to(torch.uint8)
+        out[chosen] = _zoom_and_shift(images[chosen], scale[chosen], shift[chosen], fill)
     if targets.numel() == 0:
         return out, targets
+    return out, _move_boxes(targets, scale, shift, config.min_visible, width, height)
+
+
+def _zoom_and_shift(images: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor,
+                    fill: int) -> torch.Tensor:
+    """``(n, 3, H, W)`` uint8 images zoomed by ``scale (n,)`` about their centres and moved
+    by ``shift (n, 2)`` (fractions of the image), uncovered pixels ``fill``."""
+    # affine_grid maps output to input in [-1, 1] coordinates: n_in = (n_out - 2 t) / s.
+    theta = torch.zeros(images.shape[0], 2, 3)
+    inverse = 1 / scale
+    theta[:, 0, 0], theta[:, 1, 1] = inverse, inverse
+    theta[:, :, 2] = -2 * shift * inverse[:, None]
+    source = images.float() - fill  # so that the zero padding of grid_sample is the fill
+    grid = F.affine_grid(theta, list(source.shape), align_corners=False)
+    moved = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros",
+                          align_corners=False) + fill
+    return moved.clamp(0, 255).round().to(torch.uint8)
+
+
+def _move_boxes(targets: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor,
+                min_visible: float, width: int, height: int) -> torch.Tensor:
+    """The ``(T, 6)`` targets moved with their images (``scale (B,)``, ``shift (B, 2)``),
+    clipped, and dropped where less than ``min_visible`` of their area or under one pixel
+    of width or height remains."""
     image_index = targets[:, 0].long()
     box_scale, box_shift = scale[image_index, None], shift[image_index]  # (T, 1), (T, 2)
     centres = (targets[:, 2:4] - 0.5) * box_scale + 0.5 + box_shift  # (T, 2)
     sizes = targets[:, 4:6] * box_scale  # (T, 2)
     moved_xyxy = cxcywh_to_xyxy(torch.cat([centres, sizes], dim=1))  # (T, 4)
-    visible_xyxy = clip_xyxy(moved_xyxy, 1.0, 1.0)
-    visible = xyxy_to_cxcywh(visible_xyxy)
+    visible = xyxy_to_cxcywh(clip_xyxy(moved_xyxy, 1.0, 1.0))
     area_kept = (visible[:, 2] * visible[:, 3]) / (sizes[:, 0] * sizes[:, 1]).clamp(min=1e-12)
-    keep = ((area_kept >= config.min_visible) & (visible[:, 2] * width >= 1)
+    keep = ((area_kept >= min_visible) & (visible[:, 2] * width >= 1)
             & (visible[:, 3] * height >= 1))
-    moved_targets = torch.cat([targets[:, :2], visible], dim=1)[keep]  # (T', 6)
-    return out, moved_targets
+    return torch.cat([targets[:, :2], visible], dim=1)[keep]  # (T', 6)
 
 
 def augment_batch(images: torch.Tensor, targets: torch.Tensor, config: AugmentConfig,

@@ -38,46 +38,54 @@ def dataset_statistics(dataset: datasets.Dataset, max_images: int | None = 5000,
     """Measure the figures of :data:`SVHN_FIGURES` on (the first ``max_images`` of) a dataset."""
     if max_images is not None and len(dataset) > max_images:
         dataset = dataset.select(range(max_images))
-    raw = dataset.cast_column("image", datasets.Image(decode=False))
-    widths, heights, box_w, box_h, box_aspect = [], [], [], [], []
-    gaps, overlaps, digits_per_image, labels = [], [], [], []
-    for row in raw:
-        width, height = read_image_size(row["image"])
-        widths.append(width)
-        heights.append(height)
-        bboxes = sorted(row["digits"]["bbox"], key=lambda box: box[0])
-        labels.extend(row["digits"]["label"])
-        digits_per_image.append(len(bboxes))
-        for _left, _top, w, h in bboxes:
-            box_w.append(w / width)
-            box_h.append(h / height)
-            if h > 0:
-                box_aspect.append(w / h)
-        for first, second in zip(bboxes, bboxes[1:], strict=False):
-            gap = second[0] - (first[0] + first[2])
-            gaps.append(gap / max(1, (first[3] + second[3]) / 2))
-            overlaps.append(gap < 0)
-    widths, heights = np.array(widths, float), np.array(heights, float)
-    box_w, box_h = np.array(box_w), np.array(box_h)
+    raw = dataset.cast_column("image", datasets.Image(decode=False))  # sizes from headers
+    measured = _measure(raw)
+    widths, heights = np.array(measured["width"], float), np.array(measured["height"], float)
     figures = {
         "image width px": widths,
         "image height px": heights,
         "image width / height": widths / np.maximum(heights, 1),
-        "box width / image width": box_w,
-        "box height / image height": box_h,
-        "box width / height": np.array(box_aspect),
-        "gap / digit height": np.array(gaps),
+        "box width / image width": np.array(measured["box width"]),
+        "box height / image height": np.array(measured["box height"]),
+        "box width / height": np.array(measured["box aspect"]),
+        "gap / digit height": np.array(measured["gap"]),
     }
     percentiles = {name: tuple(float(v) for v in np.percentile(values, PERCENTILES))
                    if values.size else (float("nan"),) * 5 for name, values in figures.items()}
-    counts = np.bincount(np.array(digits_per_image, int), minlength=6)
-    per_image = {k: float(counts[k] / max(1, len(digits_per_image))) for k in range(1, 5)}
-    per_image[5] = float(counts[5:].sum() / max(1, len(digits_per_image)))
-    digit_counts = np.bincount(np.array(labels, int), minlength=10)
+    counts = np.bincount(np.array(measured["digits"], int), minlength=6)
+    share = counts / max(1, len(measured["digits"]))
+    per_image = {k: float(share[k]) for k in range(1, 5)} | {5: float(share[5:].sum())}
+    digit_counts = np.bincount(np.array(measured["label"], int), minlength=10)
+    overlaps = measured["overlap"]
     return DatasetStatistics(
         num_images=len(raw), percentiles=percentiles, digits_per_image=per_image,
         digit_share=tuple(float(c) for c in digit_counts / max(1, digit_counts.sum())),
         overlap_share=float(np.mean(overlaps)) if overlaps else float("nan"))
+
+
+def _measure(raw: datasets.Dataset) -> dict[str, list[float]]:
+    """Every image's size and digit count, and every box's and neighbour pair's figures
+    (sizes as fractions of the image, gaps as fractions of the pair's mean height)."""
+    measured: dict[str, list[float]] = {key: [] for key in (
+        "width", "height", "digits", "label", "box width", "box height", "box aspect", "gap",
+        "overlap")}
+    for row in raw:
+        width, height = read_image_size(row["image"])
+        bboxes = sorted(row["digits"]["bbox"], key=lambda box: box[0])  # left to right
+        measured["width"].append(width)
+        measured["height"].append(height)
+        measured["digits"].append(len(bboxes))
+        measured["label"].extend(row["digits"]["label"])
+        for _left, _top, w, h in bboxes:
+            measured["box width"].append(w / width)
+            measured["box height"].append(h / height)
+            if h > 0:
+                measured["box aspect"].append(w / h)
+        for first, second in zip(bboxes, bboxes[1:], strict=False):
+            gap = second[0] - (first[0] + first[2])
+            measured["gap"].append(gap / max(1, (first[3] + second[3]) / 2))
+            measured["overlap"].append(gap < 0)
+    return measured
 
 
 def format_statistics_table(stats: DatasetStatistics, name: str = "synthetic") -> str:

@@ -118,13 +118,46 @@ def assign_targets_reference(targets: torch.Tensor, anchors: torch.Tensor,
     Slow and easy to follow: the tests, the benchmark and the loss chapter check
     :func:`assign_targets` against it.
     """
-    num_heads, num_anchors, _ = anchors.shape
+    owner = _owner_grids(targets, anchors, grid_sizes)
+    # Read the grids back as a list of positives, in target order.
+    rows = []
+    for head, (grid_h, grid_w) in enumerate(grid_sizes):
+        for image, anchor, row, col in (owner[head] >= 0).nonzero().tolist():
+            index = int(owner[head][image, anchor, row, col])
+            box = targets[index, 2:6]
+            rows.append((index, head, image, anchor, row, col,
+                         [float(box[0] * grid_w - col), float(box[1] * grid_h - row)],
+                         torch.log(box[2:].clamp(min=1e-9) / anchors[head, anchor]).tolist(),
+                         int(targets[index, 1]), box.tolist()))
+    rows.sort(key=lambda entry: entry[0])
+    columns = list(zip(*rows, strict=True)) or [()] * 10
+    long = {"dtype": torch.long}
+    return Assignment(
+        head=torch.tensor(columns[1], **long), image=torch.tensor(columns[2], **long),
+        anchor=torch.tensor(columns[3], **long), row=torch.tensor(columns[4], **long),
+        col=torch.tensor(columns[5], **long),
+        offsets=torch.tensor(columns[6], dtype=targets.dtype).view(-1, 2),
+        log_scales=torch.tensor(columns[7], dtype=targets.dtype).view(-1, 2),
+        labels=torch.tensor(columns[8], **long),
+        boxes_cxcywh=torch.tensor(columns[9], dtype=targets.dtype).view(-1, 4),
+        target_index=torch.tensor(columns[0], **long),
+        num_collisions=len(targets) - len(rows))
+
+
+def _owner_grids(targets: torch.Tensor, anchors: torch.Tensor,
+                 grid_sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """Per head, ``(B, A, S_h, S_w)`` long: the target that owns each slot, -1 if none.
+
+    One box at a time: each goes to its best-fitting anchor (over all heads) at the cell
+    holding its centre, and a slot already taken keeps the better-fitting box (the earlier
+    one on a tie).
+    """
+    num_anchors = anchors.shape[1]
     batch = int(targets[:, 0].max()) + 1 if len(targets) else 0
-    # Per head: which target owns each (image, anchor, row, col), and how well it fits.
     owner = [torch.full((batch, num_anchors, h, w), -1, dtype=torch.long) for h, w in grid_sizes]
     owner_fit = [torch.full((batch, num_anchors, h, w), -1.0) for h, w in grid_sizes]
     for index in range(len(targets)):
-        image, _, centre_x, centre_y, width, height = targets[index]
+        image, _, centre_x, centre_y, _, _ = targets[index]
         fits = shape_iou(targets[index, None, 4:6], anchors.reshape(-1, 2))[0]  # (L * A,)
         best = int(fits.argmax())
         head, anchor = divmod(best, num_anchors)
@@ -135,28 +168,4 @@ def assign_targets_reference(targets: torch.Tensor, anchors: torch.Tensor,
         if fits[best] > owner_fit[head][slot]:  # a tie keeps the earlier box
             owner[head][slot] = index
             owner_fit[head][slot] = fits[best]
-    # Read the grids back as a list of positives, in target order.
-    rows = []
-    for head in range(num_heads):
-        for image, anchor, row, col in (owner[head] >= 0).nonzero().tolist():
-            index = int(owner[head][image, anchor, row, col])
-            box = targets[index, 2:6]
-            grid_h, grid_w = grid_sizes[head]
-            anchor_wh = anchors[head, anchor]
-            rows.append((index, head, image, anchor, row, col,
-                         [float(box[0] * grid_w - col), float(box[1] * grid_h - row)],
-                         torch.log(box[2:].clamp(min=1e-9) / anchor_wh).tolist(),
-                         int(targets[index, 1]), box.tolist()))
-    rows.sort(key=lambda entry: entry[0])
-    return Assignment(
-        head=torch.tensor([r[1] for r in rows], dtype=torch.long),
-        image=torch.tensor([r[2] for r in rows], dtype=torch.long),
-        anchor=torch.tensor([r[3] for r in rows], dtype=torch.long),
-        row=torch.tensor([r[4] for r in rows], dtype=torch.long),
-        col=torch.tensor([r[5] for r in rows], dtype=torch.long),
-        offsets=torch.tensor([r[6] for r in rows], dtype=targets.dtype).view(-1, 2),
-        log_scales=torch.tensor([r[7] for r in rows], dtype=targets.dtype).view(-1, 2),
-        labels=torch.tensor([r[8] for r in rows], dtype=torch.long),
-        boxes_cxcywh=torch.tensor([r[9] for r in rows], dtype=targets.dtype).view(-1, 4),
-        target_index=torch.tensor([r[0] for r in rows], dtype=torch.long),
-        num_collisions=len(targets) - len(rows))
+    return owner

@@ -101,31 +101,13 @@ def yolo_loss(outputs: list[torch.Tensor], targets: torch.Tensor, anchors: torch
     if assignment is None:
         assignment = assign_targets(targets, anchors,
                                     [tuple(output.shape[2:4]) for output in outputs])
-    box_sum = outputs[0].new_zeros(())
-    objectness_sum = outputs[0].new_zeros(())
-    class_sum = outputs[0].new_zeros(())
+    box_sum = objectness_sum = class_sum = outputs[0].new_zeros(())
     ignored = 0
     for head, raw in enumerate(outputs):
-        in_head = assignment.head == head
-        index = (assignment.image[in_head], assignment.anchor[in_head], assignment.row[in_head],
-                 assignment.col[in_head])
-        positive_raw = raw[index]  # (P_h, 5 + C)
-        # Objectness over every prediction, with the ignore rule.
-        objectness_target = torch.zeros(raw.shape[:4], dtype=raw.dtype, device=raw.device)
-        objectness_target[index] = 1.0
-        skip = ignore_mask(raw, anchors[head], targets, config.ignore_threshold)
-        skip[index] = False
-        ignored += int(skip.sum())
-        weight = (~skip).to(raw.dtype)
-        objectness_sum = objectness_sum + F.binary_cross_entropy_with_logits(
-            raw[..., 4], objectness_target, weight=weight, reduction="sum")
-        if positive_raw.shape[0] == 0:
-            continue
-        box_sum = box_sum + _box_term(positive_raw, assignment, in_head, anchors[head], raw,
-                                      config)
-        class_target = F.one_hot(assignment.labels[in_head], raw.shape[-1] - 5).to(raw.dtype)
-        class_sum = class_sum + F.binary_cross_entropy_with_logits(
-            positive_raw[:, 5:], class_target, reduction="sum")
+        box_part, objectness_part, class_part, skipped = _head_terms(
+            raw, head, assignment, anchors[head], targets, config)
+        box_sum, objectness_sum = box_sum + box_part, objectness_sum + objectness_part
+        class_sum, ignored = class_sum + class_part, ignored + skipped
     box, objectness, classes = box_sum / batch, objectness_sum / batch, class_sum / batch
     total = (config.box_weight * box + config.objectness_weight * objectness
              + config.class_weight * classes)
@@ -133,6 +115,37 @@ def yolo_loss(outputs: list[torch.Tensor], targets: torch.Tensor, anchors: torch
             "assigned": torch.tensor(len(assignment)),
             "ignored": torch.tensor(ignored),
             "collisions": torch.tensor(assignment.num_collisions)}
+
+
+def _head_terms(raw: torch.Tensor, head: int, assignment: Assignment,
+                anchors_wh: torch.Tensor, targets: torch.Tensor, config: LossConfig,
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """One head's sums of the box, objectness and class terms, and how many predictions
+    the ignore rule skipped.
+
+    Args:
+        raw: ``(B, A, S_h, S_w, 5 + C)`` the head's raw output.
+        anchors_wh: ``(A, 2)`` the head's anchors, fractions of the image.
+    """
+    in_head = assignment.head == head
+    index = (assignment.image[in_head], assignment.anchor[in_head], assignment.row[in_head],
+             assignment.col[in_head])
+    positive_raw = raw[index]  # (P_h, 5 + C)
+    # Objectness over every prediction, with the ignore rule.
+    objectness_target = torch.zeros(raw.shape[:4], dtype=raw.dtype, device=raw.device)
+    objectness_target[index] = 1.0
+    skip = ignore_mask(raw, anchors_wh, targets, config.ignore_threshold)
+    skip[index] = False
+    objectness = F.binary_cross_entropy_with_logits(
+        raw[..., 4], objectness_target, weight=(~skip).to(raw.dtype), reduction="sum")
+    if positive_raw.shape[0] == 0:
+        zero = raw.new_zeros(())
+        return zero, objectness, zero, int(skip.sum())
+    box = _box_term(positive_raw, assignment, in_head, anchors_wh, raw, config)
+    class_target = F.one_hot(assignment.labels[in_head], raw.shape[-1] - 5).to(raw.dtype)
+    classes = F.binary_cross_entropy_with_logits(positive_raw[:, 5:], class_target,
+                                                 reduction="sum")
+    return box, objectness, classes, int(skip.sum())
 
 
 def _box_term(positive_raw: torch.Tensor, assignment: Assignment, in_head: torch.Tensor,

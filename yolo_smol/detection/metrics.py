@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from yolo_smol.detection.postprocess import Detections, one_per_place_mask
+from yolo_smol.detection.postprocess import Detections, one_digit_per_place
 from yolo_smol.grouped import rank_in_group
 
 __all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "GroundTruth", "DetectionMetrics",
-           "StackedDetections", "stack_detections", "StackedTruths", "stack_truths",
+           "StackedTruths", "stack_truths",
            "mean_average_precision", "read_number", "whole_number_accuracy",
            "confusion_matrix"]
 
@@ -100,63 +100,6 @@ class _Flat:
 
 
 @dataclass(frozen=True)
-class StackedDetections:
-    """Every detection of a list of images, one row each, rows grouped by image.
-
-    Attributes: ``image (D,)``, ``boxes_xyxy (D, 4)`` tensor, ``boxes (D, 4)`` xywh float64,
-    ``scores (D,)`` float64, ``labels (D,)`` int64, ``counts`` detections per image.
-    """
-
-    image: np.ndarray
-    boxes_xyxy: torch.Tensor
-    boxes: np.ndarray
-    scores: np.ndarray
-    labels: np.ndarray
-    counts: np.ndarray
-
-    @classmethod
-    def from_rows(cls, image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: torch.Tensor,
-                  labels: torch.Tensor, num_images: int) -> StackedDetections:
-        """From flat rows (as :func:`yolo_smol.detection.postprocess.detect_flat` gives
-        them), grouped by image: ``image (D,)``, ``boxes_xyxy (D, 4)``, ``scores (D,)``,
-        ``labels (D,)``."""
-        image_numpy = image.cpu().numpy().astype(np.int64)
-        boxes_xyxy = boxes_xyxy.detach().cpu().reshape(-1, 4)
-        return cls(image_numpy, boxes_xyxy, _xywh(boxes_xyxy),
-                   scores.detach().cpu().double().numpy(),
-                   labels.cpu().numpy().astype(np.int64),
-                   np.bincount(image_numpy, minlength=num_images))
-
-    def select(self, keep: np.ndarray) -> StackedDetections:
-        return StackedDetections(self.image[keep], self.boxes_xyxy[torch.from_numpy(keep)],
-                                 self.boxes[keep], self.scores[keep], self.labels[keep],
-                                 np.bincount(self.image[keep], minlength=len(self.counts)))
-
-    def per_image(self) -> list[Detections]:
-        """The same detections as one :class:`Detections` per image."""
-        counts = self.counts.tolist()
-        return [Detections(*parts) for parts in zip(
-            self.boxes_xyxy.split(counts), torch.from_numpy(self.scores).float().split(counts),
-            torch.from_numpy(self.labels).split(counts), strict=True)]
-
-
-def stack_detections(detections: list[Detections] | StackedDetections) -> StackedDetections:
-    """Stack a list of per-image detections once, for metrics over the whole list."""
-    if isinstance(detections, StackedDetections):
-        return detections
-    counts = [len(found) for found in detections]
-    if not sum(counts):
-        return StackedDetections(np.zeros(0, dtype=np.int64), torch.zeros(0, 4),
-                                 np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64),
-                                 np.array(counts, dtype=np.int64))
-    return StackedDetections.from_rows(
-        torch.repeat_interleave(torch.arange(len(detections)), torch.tensor(counts)),
-        torch.cat([found.boxes_xyxy.reshape(-1, 4) for found in detections]),
-        torch.cat([found.scores for found in detections]),
-        torch.cat([found.labels for found in detections]), len(detections))
-
-
-@dataclass(frozen=True)
 class StackedTruths:
     """The true boxes of a list of images, one row each, rows grouped by image.
 
@@ -195,9 +138,13 @@ def stack_truths(truths: list[GroundTruth] | StackedTruths) -> StackedTruths:
         torch.cat([truth.labels for truth in truths]), len(truths))
 
 
-def _stack_detections(detections) -> tuple[np.ndarray, ...]:
-    stacked = stack_detections(detections)
-    return stacked.image, stacked.boxes, stacked.scores, stacked.labels
+def _columns(detections: Detections) -> tuple[np.ndarray, ...]:
+    """``image (D,)`` int64, ``boxes (D, 4)`` xywh float64, ``scores (D,)`` float64 and
+    ``labels (D,)`` int64: the detections as the COCO bookkeeping below reads them."""
+    return (detections.image.cpu().numpy().astype(np.int64),
+            _xywh(detections.boxes_xyxy.detach().cpu().reshape(-1, 4)),
+            detections.scores.detach().cpu().double().numpy(),
+            detections.labels.cpu().numpy().astype(np.int64))
 
 
 def _stack_truths(truths: list[GroundTruth] | StackedTruths) -> tuple[np.ndarray, ...]:
@@ -205,10 +152,10 @@ def _stack_truths(truths: list[GroundTruth] | StackedTruths) -> tuple[np.ndarray
     return stacked.image, stacked.boxes, stacked.labels
 
 
-def _flatten(detections: list[Detections] | StackedDetections,
+def _flatten(detections: Detections,
              truths: list[GroundTruth] | StackedTruths, num_classes: int,
              max_detections: int) -> _Flat:
-    image, boxes, scores, labels = _stack_detections(detections)
+    image, boxes, scores, labels = _columns(detections)
     group = image * num_classes + labels
     # Best score first within each (image, class), equal scores in input order.
     order = np.lexsort((np.arange(len(group)), -scores, group))
@@ -223,50 +170,78 @@ def _flatten(detections: list[Detections] | StackedDetections,
 
 
 def _match(flat: _Flat, chunk: int = 4096) -> np.ndarray:
-    """``(I, D)`` bool: whether each detection matches a true box at each IoU threshold."""
+    """``(I, D)`` bool: whether each detection matches a true box at each IoU threshold.
+
+    The (image, class) groups that hold both detections and true boxes are matched
+    ``chunk`` groups at a time: 1) pad each group's boxes into a table, 2) run the greedy
+    matching on the tables, 3) read each detection's result back from its group and rank.
+    """
     matched = np.zeros((len(IOU_THRESHOLDS), len(flat.found_group)), dtype=bool)
     groups = np.intersect1d(np.unique(flat.found_group), np.unique(flat.true_group))
-    thresholds = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)[None, :, None]  # (1, T, 1)
     for start in range(0, len(groups), chunk):
         part = groups[start:start + chunk]
         found_index = np.flatnonzero(np.isin(flat.found_group, part))
         true_index = np.flatnonzero(np.isin(flat.true_group, part))
         found_slot = np.searchsorted(part, flat.found_group[found_index])
+        found_box = _pad(found_slot, flat.found_rank[found_index], flat.found_box[found_index],
+                         len(part))  # (g, D_max, 4)
         true_slot = np.searchsorted(part, flat.true_group[true_index])
-        most_found = flat.found_rank[found_index].max() + 1
-        most_true = flat.true_rank[true_index].max() + 1
-        found_box = np.zeros((len(part), most_found, 4))
-        found_box[found_slot, flat.found_rank[found_index]] = flat.found_box[found_index]
-        true_box = np.zeros((len(part), most_true, 4))
-        true_box[true_slot, flat.true_rank[true_index]] = flat.true_box[true_index]
-        true_valid = np.zeros((len(part), most_true), dtype=bool)
-        true_valid[true_slot, flat.true_rank[true_index]] = True
+        true_box = _pad(true_slot, flat.true_rank[true_index], flat.true_box[true_index],
+                        len(part))  # (g, G_max, 4)
+        true_valid = _pad(true_slot, flat.true_rank[true_index],
+                          np.ones(len(true_index), dtype=bool), len(part))  # (g, G_max)
         found_count = np.bincount(found_slot, minlength=len(part))
-        iou = _coco_iou(found_box, true_box)  # (g, D, G)
-        # Groups with the most detections first: rank r only needs the groups that have
-        # more than r detections, a prefix of this order.
-        busiest = np.argsort(-found_count, kind="stable")
-        iou, true_valid, found_count = iou[busiest], true_valid[busiest], found_count[busiest]
-        taken = np.zeros((len(part), len(IOU_THRESHOLDS), most_true), dtype=bool)
-        result = np.zeros((len(part), len(IOU_THRESHOLDS), most_found), dtype=bool)
-        order = np.arange(1, most_true + 1)
-        for rank in range(most_found):  # greedy, in score order, for every group at once
-            active = int(np.searchsorted(-found_count, -rank, side="left"))  # count > rank
-            overlap = iou[:active, rank, None, :]  # (a, 1, G)
-            candidate = (~taken[:active] & true_valid[:active, None, :]
-                         & (overlap >= thresholds))  # (a, T, G)
-            best = np.where(candidate, overlap, -1.0).max(axis=2, keepdims=True)
-            # The last of the best on ties, as COCOeval's loop keeps it.
-            choice = np.argmax(np.where(candidate & (overlap == best), order, 0), axis=2)
-            hit = candidate.any(axis=2)  # (a, I)
-            groups_hit, thresholds_hit = np.nonzero(hit)
-            taken[groups_hit, thresholds_hit, choice[groups_hit, thresholds_hit]] = True
-            result[:active, :, rank] = hit
-        unsorted = np.empty_like(result)
-        unsorted[busiest] = result
-        result = unsorted
+        result = _greedy_match(_coco_iou(found_box, true_box), true_valid, found_count)
         matched[:, found_index] = result[found_slot, :, flat.found_rank[found_index]].T
     return matched
+
+
+def _pad(slot: np.ndarray, rank: np.ndarray, values: np.ndarray, num_groups: int,
+         ) -> np.ndarray:
+    """``(num_groups, max rank + 1, ...)``: each row's ``values`` at (its group's slot, its
+    rank in the group), zeros (False) elsewhere."""
+    table = np.zeros((num_groups, int(rank.max(initial=-1)) + 1, *values.shape[1:]),
+                     dtype=values.dtype)
+    table[slot, rank] = values
+    return table
+
+
+def _greedy_match(iou: np.ndarray, true_valid: np.ndarray, found_count: np.ndarray,
+                  ) -> np.ndarray:
+    """COCOeval's greedy matching for many groups at once, one detection rank at a time.
+
+    Args:
+        iou: ``(g, D, G)`` IoU of each group's detections (best first) with its true boxes.
+        true_valid: ``(g, G)`` bool, the true boxes that exist (the rest is padding).
+        found_count: ``(g,)`` detections in each group.
+
+    Returns:
+        ``(g, I, D)`` bool, whether detection d of each group matches at each threshold.
+    """
+    num_groups, most_found, most_true = iou.shape
+    thresholds = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)[None, :, None]  # (1, I, 1)
+    # Groups with the most detections first: rank r only needs the groups that have more
+    # than r detections, a prefix of this order.
+    busiest = np.argsort(-found_count, kind="stable")
+    iou, true_valid, found_count = iou[busiest], true_valid[busiest], found_count[busiest]
+    taken = np.zeros((num_groups, len(IOU_THRESHOLDS), most_true), dtype=bool)
+    result = np.zeros((num_groups, len(IOU_THRESHOLDS), most_found), dtype=bool)
+    order = np.arange(1, most_true + 1)
+    for rank in range(most_found):  # greedy, in score order, for every group at once
+        active = int(np.searchsorted(-found_count, -rank, side="left"))  # count > rank
+        overlap = iou[:active, rank, None, :]  # (a, 1, G)
+        candidate = (~taken[:active] & true_valid[:active, None, :]
+                     & (overlap >= thresholds))  # (a, I, G)
+        best = np.where(candidate, overlap, -1.0).max(axis=2, keepdims=True)
+        # The last of the best on ties, as COCOeval's loop keeps it.
+        choice = np.argmax(np.where(candidate & (overlap == best), order, 0), axis=2)
+        hit = candidate.any(axis=2)  # (a, I)
+        groups_hit, thresholds_hit = np.nonzero(hit)
+        taken[groups_hit, thresholds_hit, choice[groups_hit, thresholds_hit]] = True
+        result[:active, :, rank] = hit
+    unsorted = np.empty_like(result)
+    unsorted[busiest] = result
+    return unsorted
 
 
 def _precision(flat: _Flat, matched: np.ndarray, num_classes: int) -> np.ndarray:
@@ -297,7 +272,7 @@ def _mean(values: np.ndarray) -> float:
     return float(valid.mean()) if valid.size else float("nan")
 
 
-def mean_average_precision(detections: list[Detections] | StackedDetections,
+def mean_average_precision(detections: Detections,
                            truths: list[GroundTruth] | StackedTruths,
                            num_classes: int = 10, max_detections: int = 100,
                            ) -> DetectionMetrics:
@@ -335,7 +310,7 @@ def _read_all(image: np.ndarray, centre_x: np.ndarray, labels: np.ndarray, num_i
     return table
 
 
-def whole_number_accuracy(detections: list[Detections] | StackedDetections,
+def whole_number_accuracy(detections: Detections,
                           truths: list[GroundTruth] | StackedTruths,
                           confidence_threshold: float = 0.25,
                           overlap_threshold: float | None = 0.3) -> float:
@@ -348,14 +323,11 @@ def whole_number_accuracy(detections: list[Detections] | StackedDetections,
     """
     if not truths:
         return float("nan")
-    stacked = stack_detections(detections)
-    stacked = stacked.select(stacked.scores >= confidence_threshold)
-    if overlap_threshold is not None:
-        kept = one_per_place_mask(torch.from_numpy(stacked.image), stacked.boxes_xyxy,
-                                  torch.from_numpy(stacked.scores), len(stacked.counts),
-                                  overlap_threshold)
-        stacked = stacked.select(kept.numpy())
-    image, boxes, labels = stacked.image, stacked.boxes, stacked.labels
+    if overlap_threshold is None:
+        detections = detections.select(detections.scores >= confidence_threshold)
+    else:
+        detections = one_digit_per_place(detections, confidence_threshold, overlap_threshold)
+    image, boxes, _, labels = _columns(detections)
     true_image, true_boxes, true_labels = _stack_truths(truths)
     longest = max(np.bincount(image, minlength=1).max(initial=0),
                   np.bincount(true_image, minlength=1).max(initial=0))
@@ -399,7 +371,7 @@ def _greedy_one_to_one(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return accepted
 
 
-def confusion_matrix(detections: list[Detections] | StackedDetections,
+def confusion_matrix(detections: Detections,
                      truths: list[GroundTruth] | StackedTruths,
                      num_classes: int = 10, confidence_threshold: float = 0.25,
                      iou_threshold: float = 0.5) -> np.ndarray:
@@ -409,9 +381,8 @@ def confusion_matrix(detections: list[Detections] | StackedDetections,
     above ``iou_threshold``, highest IoU first, one to one. The last row counts true boxes
     nothing matched (missed); the last column, detections that matched nothing.
     """
-    stacked = stack_detections(detections)
-    stacked = stacked.select(stacked.scores >= confidence_threshold)
-    image, boxes, labels = stacked.image, stacked.boxes, stacked.labels
+    image, boxes, _, labels = _columns(
+        detections.select(detections.scores >= confidence_threshold))
     true_image, true_boxes, true_labels = _stack_truths(truths)
     matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
     # Every (true box, detection) pair of the same image, padded per image.

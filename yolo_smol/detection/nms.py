@@ -85,19 +85,13 @@ def dense_batched_nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, labels: to
     Returns:
         ``(B, K)`` bool, True for the boxes kept.
     """
-    _, count, _ = boxes_xyxy.shape
     ranked = torch.where(valid, scores, torch.full_like(scores, -float("inf")))
     order = torch.sort(ranked, dim=1, stable=True, descending=True).indices  # (B, K)
     boxes = torch.gather(boxes_xyxy, 1, order[..., None].expand(-1, -1, 4))  # (B, K, 4)
-    sorted_labels = torch.gather(labels, 1, order)
-    same_class = sorted_labels[:, :, None] == sorted_labels[:, None, :]  # (B, K, K)
-    overlap = pairwise_iou(boxes, boxes)  # (B, K, K)
-    earlier = torch.ones(count, count, dtype=torch.bool, device=boxes.device).triu(1)
-    # suppresses[b, i, j]: box i, ranked above j, would remove j if i is kept.
-    suppresses = ((overlap > iou_threshold) & same_class & earlier).to(boxes.dtype)
+    suppresses = _suppression_table(boxes, torch.gather(labels, 1, order), iou_threshold)
     candidate = torch.gather(valid, 1, order)  # (B, K)
     kept_sorted = candidate
-    for _ in range(count + 1):  # the bound of the argument above; a few rounds in practice
+    for _ in range(boxes.shape[1] + 1):  # the bound of the argument above; a few in practice
         removed = torch.bmm(kept_sorted[:, None, :].to(boxes.dtype), suppresses)[:, 0] > 0
         settled = candidate & ~removed
         if torch.equal(settled, kept_sorted):
@@ -106,3 +100,14 @@ def dense_batched_nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, labels: to
     kept = torch.zeros_like(kept_sorted)
     kept.scatter_(1, order, kept_sorted)
     return kept
+
+
+def _suppression_table(boxes_xyxy: torch.Tensor, labels: torch.Tensor,
+                       iou_threshold: float) -> torch.Tensor:
+    """``(B, K, K)`` float: 1 where box i, ranked above box j (rows best first), would
+    remove j if i is kept: same class and IoU above the threshold."""
+    count = boxes_xyxy.shape[1]
+    same_class = labels[:, :, None] == labels[:, None, :]  # (B, K, K)
+    overlap = pairwise_iou(boxes_xyxy, boxes_xyxy)  # (B, K, K)
+    earlier = torch.ones(count, count, dtype=torch.bool, device=boxes_xyxy.device).triu(1)
+    return ((overlap > iou_threshold) & same_class & earlier).to(boxes_xyxy.dtype)

@@ -14,13 +14,12 @@ from yolo_smol.boxes import cxcywh_to_xyxy
 from yolo_smol.data.prepare import PreparedData, iterate_batches
 from yolo_smol.detection.metrics import (
     DetectionMetrics,
-    StackedDetections,
     StackedTruths,
     confusion_matrix,
     mean_average_precision,
     whole_number_accuracy,
 )
-from yolo_smol.detection.postprocess import detect_flat
+from yolo_smol.detection.postprocess import Detections, detect
 from yolo_smol.device import evaluation_copy
 from yolo_smol.model.yolo import YoloSmol
 
@@ -89,17 +88,12 @@ def _truths(data: PreparedData) -> StackedTruths:
 def predict_dataset(model: YoloSmol, data: PreparedData, batch_size: int = 512,
                     confidence_threshold: float = 0.001, iou_threshold: float = 0.45,
                     device: torch.device | str = "cpu",
-                    ) -> tuple[StackedDetections, dict[str, float]]:
-    """Detections for every image of ``data`` (input pixels), and the seconds spent.
-
-    The detections come stacked, one row each (``.per_image()`` gives one
-    :class:`~yolo_smol.detection.postprocess.Detections` per image).
-    """
+                    ) -> tuple[Detections, dict[str, float]]:
+    """Detections for every image of ``data`` (input pixels), and the seconds spent."""
     model = evaluation_copy(model, device)  # the caller's model is left as it was
     height, width = data.images.shape[-2:]
-    parts: list[tuple[torch.Tensor, ...]] = []
+    parts: list[Detections] = []
     seconds = {"forward": 0.0, "postprocess": 0.0}
-    first = 0
     with torch.no_grad():
         for images, _ in iterate_batches(data, batch_size, shuffle=False):
             start = time.perf_counter()
@@ -108,18 +102,12 @@ def predict_dataset(model: YoloSmol, data: PreparedData, batch_size: int = 512,
                 torch.cuda.synchronize()  # GPU work is asynchronous: time it where it ends
             middle = time.perf_counter()
             outputs = [output.float() for output in outputs]  # AMP-safe decoding
-            image, *found = detect_flat(outputs, model.anchors.to(device), (width, height),
-                                        confidence_threshold, iou_threshold)
-            parts.append((image.cpu() + first, *(part.cpu() for part in found)))
-            first += images.shape[0]
+            parts.append(detect(outputs, model.anchors.to(device), (width, height),
+                                confidence_threshold, iou_threshold).cpu())
             seconds["forward"] += middle - start
             seconds["postprocess"] += time.perf_counter() - middle
     start = time.perf_counter()
-    if not parts:  # no images: empty columns of the right shapes
-        parts = [(torch.zeros(0, dtype=torch.long), torch.zeros(0, 4), torch.zeros(0),
-                  torch.zeros(0, dtype=torch.long))]
-    columns = [torch.cat(column) for column in zip(*parts, strict=True)]
-    detections = StackedDetections.from_rows(*columns, num_images=len(data))
+    detections = Detections.cat(parts)
     seconds["postprocess"] += time.perf_counter() - start
     return detections, seconds
 
