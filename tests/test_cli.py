@@ -153,7 +153,7 @@ def test_train_refuses_a_dataset_without_boxes(tmp_path, capsys):
     labels.write_text('{"file": "a.png", "bbox": [], "label": []}\n' * 3)
     assert main(["train", "--dataset", str(labels), "--save_dir", str(tmp_path / "run"),
                  "--device", "cpu"]) == 2
-    assert "has no boxes to learn from" in capsys.readouterr().err
+    assert "labels.jsonl: holds 3 images but no boxes" in capsys.readouterr().err
     assert not (tmp_path / "run" / "last.pt").exists()
 
 
@@ -188,8 +188,8 @@ def test_the_seed_readme_training_command_runs_with_its_flags(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path / "scripts")
     seen = {}
 
-    def run_training(model_config, config, resume=None):  # stands in for hours of training
-        seen.update(model_config=model_config, config=config, resume=resume)
+    def run_training(model_config, config, resume=None, exist_ok=False):  # stands in for hours
+        seen.update(model_config=model_config, config=config, resume=resume, exist_ok=exist_ok)
         return yolo_smol.training.loop.TrainResult(None, [], 0.5, config.save_dir)
 
     monkeypatch.setattr(yolo_smol.training.loop, "run_training", run_training)
@@ -204,6 +204,7 @@ def test_the_seed_readme_training_command_runs_with_its_flags(tmp_path, monkeypa
     assert (config.data_augment, config.augment_prob, config.eval_every,
             config.checkpoint_epoch) == (True, 0.05, 10, 10)
     assert config.save_dir == "../checkpoints/yolov3_run" and seen["resume"] is None
+    assert seen["exist_ok"] is False
     assert "done: best mAP@0.5:0.95 0.5000" in capsys.readouterr().out
 
 

@@ -209,3 +209,55 @@ def test_the_repositorys_configs_are_the_packages_own():
         assert path.resolve() == (package_configs / path.name).resolve(), path
     assert {path.stem for path in (REPO / "configs").glob("*.json")} == set(
         builtin_config_names())
+
+
+@pytest.mark.parametrize(("where", "value", "expected"), [
+    (("image_size",), 100000, "image_size: 100000 is more than the 2,048"),
+    (("backbone_layers", 0, "out_channels"), 10**6,
+     "backbone_layers[0].out_channels: 1000000 is more than the 4,096"),
+    (("num_classes",), 10**20, "num_classes: 100000000000000000000 is more than the 1,000"),
+    (("backbone_layers", 1, "num_blocks"), 10**5,
+     "backbone_layers[1].num_blocks: 100000 is more than the 64"),
+])
+def test_sizes_beyond_any_small_detector_are_refused_before_building(smol_dict, where, value,
+                                                                      expected):
+    target = smol_dict
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    with pytest.raises(ConfigError, match="use a smaller value") as error:
+        load_config(smol_dict)
+    assert expected in str(error.value)
+
+
+def test_fields_within_bounds_that_make_a_huge_backbone_together_are_refused(smol_dict):
+    smol_dict["backbone_layers"] = [
+        {"type": "Downsample", "in_channels": 3, "out_channels": 4096},
+        {"type": "ResidualBlock", "num_blocks": 64, "channels": 4096},
+        {"type": "Downsample", "in_channels": 4096, "out_channels": 4096},
+        {"type": "Downsample", "in_channels": 4096, "out_channels": 4096}]
+    with pytest.raises(ConfigError, match=r"backbone_layers: about 5,\d{3},\d{3},\d{3} weights"):
+        load_config(smol_dict)
+
+
+def test_a_deeply_nested_file_is_refused_without_a_recursion_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match="deep.json: nested too deeply"):
+        load_config(path)
+
+
+def test_a_latin1_file_is_refused_as_not_utf8(tmp_path, smol_dict):
+    path = tmp_path / "latin.json"
+    text = json.dumps({**smol_dict, "num_classes": 10})
+    path.write_bytes(text.replace('"num_classes"', '"num_classes" ', 1).encode()
+                     .replace(b"{", b'{"caf\xe9": 1, ', 1))
+    with pytest.raises(ConfigError, match="latin.json: not UTF-8 text .* save the config as UTF-8"):
+        load_config(path)
+
+
+def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path, smol_dict):
+    path = tmp_path / "twice.json"
+    path.write_text(json.dumps(smol_dict)[:-1] + ', "num_classes": 5}')
+    with pytest.raises(ConfigError, match="twice.json: num_classes: given twice"):
+        load_config(path)

@@ -116,3 +116,13 @@ def test_importing_the_package_and_building_the_cli_does_not_load_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_readme_layout_names_every_module():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    listed = {line.split()[0] for line in layout.splitlines() if line.strip()}
+    modules = {path.name for path in PACKAGE.rglob("*.py")} - {"__init__.py", "__main__.py"}
+    folders = {f"{path.name}/" for path in PACKAGE.iterdir()
+               if path.is_dir() and (path / "__init__.py").is_file()}
+    assert modules | folders <= listed, sorted((modules | folders) - listed)

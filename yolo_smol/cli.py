@@ -185,6 +185,9 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--resume", default=None, metavar="SAVE_DIR",
                        help="continue the run saved in SAVE_DIR with its own settings; a "
                             "flag given beside it changes that setting")
+    train.add_argument("--exist_ok", action="store_true",
+                       help="start a new run in a --save_dir that holds one, replacing it "
+                            "(without it, such a folder is refused)")
     # One flag per TrainConfig field, so that a new setting cannot be forgotten here. Only
     # the flags the user types reach the settings (SUPPRESS): the rest are TrainConfig's
     # defaults, or a resumed run's own values. TrainConfig checks every value once.
@@ -220,7 +223,7 @@ def _run_train(args: argparse.Namespace) -> None:
         # Both checked before any data is loaded: a typo costs seconds, not minutes. Without
         # --model_config the model is smol, or the --init checkpoint's.
         result = run_training(load_config(model_config) if model_config else None,
-                              TrainConfig(**chosen))
+                              TrainConfig(**chosen), exist_ok=args.exist_ok)
     print(f"done: best mAP@0.5:0.95 {result.best_map:.4f}; weights in {result.save_dir}")
 
 

@@ -155,6 +155,12 @@ class ModelConfig:
 # Loading
 # ---------------------------------------------------------------------------------------
 
+# Upper bounds, far above any sensible small detector: they turn a typo (an extra zero or
+# three) into a message instead of minutes of allocating and a crash.
+LIMITS = {"image side": 2048, "channels": 4096, "classes": 1000, "residual units": 64,
+          "backbone layers": 64, "anchors": 16, "heads": 8}
+MAX_BACKBONE_PARAMETERS = 100_000_000  # Darknet-53, YOLOv3's own backbone, has 40 million
+
 _TOP_LEVEL_KEYS = ("num_classes", "image_size", "backbone_layers", "anchors",
                    "num_anchors_per_scale", "num_detection_layers")
 _LAYER_KEYS = {"Downsample": ("type", "in_channels", "out_channels"),
@@ -183,17 +189,37 @@ def load_config(source: str | Path | Mapping[str, Any] | ModelConfig) -> ModelCo
         return _parse(source, origin="config")
     text, origin = _read_source(source)
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
     except json.JSONDecodeError as error:
         raise ConfigError(f"{origin}: not valid JSON: {error.msg} at line {error.lineno}, "
                           f"column {error.colno}; fix the JSON syntax there") from None
+    except RecursionError:
+        raise ConfigError(f"{origin}: nested too deeply to be a model config; see "
+                          "configs/smol.json for the shape") from None
+    except ConfigError as error:
+        raise ConfigError(f"{origin}: {error}") from None
     return _parse(raw, origin=origin)
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json keeps the last of two equal keys without a word; in a config that is a typo
+    # whose first value silently does nothing.
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ConfigError(f"{key}: given twice in one object; keep one")
+        seen[key] = value
+    return seen
 
 
 def _read_source(source: str | Path) -> tuple[str, str]:
     path = Path(source)
     if path.is_file():
-        return path.read_text(), str(path)
+        try:
+            return path.read_bytes().decode("utf-8"), str(path)
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}); save the config "
+                              "as UTF-8 JSON") from None
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; give the path of a JSON config file")
     name = str(source)
@@ -208,6 +234,7 @@ def _parse(raw: Any, origin: str) -> ModelConfig:
     try:
         config = _build(raw)
         _check_consistency(config)
+        _check_size(config)
     except ConfigError as error:
         raise ConfigError(f"{origin}: {error}") from None
     return config
@@ -218,18 +245,21 @@ def _build(raw: Any) -> ModelConfig:
     layers_raw = fields["backbone_layers"]
     if not isinstance(layers_raw, list) or not layers_raw:
         raise ConfigError("backbone_layers: must be a non-empty list of layer objects")
+    if len(layers_raw) > LIMITS["backbone layers"]:
+        raise ConfigError(f"backbone_layers: {len(layers_raw)} layers; at most "
+                          f"{LIMITS['backbone layers']}")
     anchors_raw = fields["anchors"]
     if not isinstance(anchors_raw, list) or not anchors_raw:
         raise ConfigError("anchors: must be a non-empty list of [width, height] pairs")
     return ModelConfig(
-        num_classes=_positive_int(fields["num_classes"], "num_classes"),
+        num_classes=_positive_int(fields["num_classes"], "num_classes", LIMITS["classes"]),
         image_size=_image_size(fields["image_size"]),
         backbone_layers=tuple(_build_layer(layer, i) for i, layer in enumerate(layers_raw)),
         anchors=tuple(_build_anchor(anchor, i) for i, anchor in enumerate(anchors_raw)),
         num_anchors_per_scale=_positive_int(fields["num_anchors_per_scale"],
-                                            "num_anchors_per_scale"),
+                                            "num_anchors_per_scale", LIMITS["anchors"]),
         num_detection_layers=_positive_int(fields["num_detection_layers"],
-                                           "num_detection_layers"),
+                                           "num_detection_layers", LIMITS["heads"]),
     )
 
 
@@ -246,14 +276,17 @@ def _build_layer(raw: Any, index: int) -> LayerConfig:
     fields = _check_keys(raw, f"{where}.", _LAYER_KEYS[layer_type], f"a {layer_type} layer")
     if layer_type == "Downsample":
         return DownsampleConfig(
-            in_channels=_positive_int(fields["in_channels"], f"{where}.in_channels"),
-            out_channels=_positive_int(fields["out_channels"], f"{where}.out_channels"))
-    channels = _positive_int(fields["channels"], f"{where}.channels")
+            in_channels=_positive_int(fields["in_channels"], f"{where}.in_channels",
+                                      LIMITS["channels"]),
+            out_channels=_positive_int(fields["out_channels"], f"{where}.out_channels",
+                                       LIMITS["channels"]))
+    channels = _positive_int(fields["channels"], f"{where}.channels", LIMITS["channels"])
     if channels % 2:
         raise ConfigError(f"{where}.channels: {channels} must be even, because each "
                           "residual unit squeezes to half the channels with a 1x1 conv")
     return ResidualBlockConfig(
-        num_blocks=_positive_int(fields["num_blocks"], f"{where}.num_blocks"),
+        num_blocks=_positive_int(fields["num_blocks"], f"{where}.num_blocks",
+                                 LIMITS["residual units"]),
         channels=channels)
 
 
@@ -312,6 +345,22 @@ def _check_consistency(config: ModelConfig) -> None:
                 f"{lower + total_stride}")
 
 
+def _check_size(config: ModelConfig) -> None:
+    """Refuse a backbone over ``MAX_BACKBONE_PARAMETERS``, counted from the config alone,
+    before anything is allocated (each field may be within its bound while together they
+    are not: 64 residual units of 4,096 channels are 5 billion weights)."""
+    weights = 0
+    for layer in config.backbone_layers:
+        if isinstance(layer, DownsampleConfig):
+            weights += 9 * layer.in_channels * layer.out_channels  # one 3x3 conv
+        else:  # each unit: a 1x1 conv to half the channels and a 3x3 conv back
+            weights += layer.num_blocks * 5 * layer.channels ** 2
+    if weights > MAX_BACKBONE_PARAMETERS:
+        raise ConfigError(f"backbone_layers: about {weights:,} weights, more than the "
+                          f"{MAX_BACKBONE_PARAMETERS:,} this package builds; use fewer "
+                          "channels or residual units")
+
+
 def _check_keys(raw: Any, prefix: str, expected: tuple[str, ...], what: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: must be a JSON object, "
@@ -341,18 +390,23 @@ def _image_size(value: Any) -> int | tuple[int, int]:
         if len(value) != 2:
             raise ConfigError(f"image_size: {_show(value)} must be one number (a square) or "
                               "[width, height]")
-        width, height = (_positive_int(side, "image_size") for side in value)
+        width, height = (_positive_int(side, "image_size", LIMITS["image side"])
+                         for side in value)
         return width if width == height else (width, height)
-    return _positive_int(value, "image_size")
+    return _positive_int(value, "image_size", LIMITS["image side"])
 
 
-def _positive_int(value: Any, where: str) -> int:
+def _positive_int(value: Any, where: str, most: int) -> int:
     # bool is an int in Python; `true` in a config is always a mistake.
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{where}: {_show(value)} must be a whole number "
                           f"(got {type(value).__name__})")
     if value < 1:
         raise ConfigError(f"{where}: {value} must be at least 1")
+    if value > most:
+        raise ConfigError(f"{where}: {_show(value)} is more than the {most:,} this package "
+                          "builds (a model that size would not fit in memory, or train in "
+                          "any useful time); use a smaller value")
     return value
 
 

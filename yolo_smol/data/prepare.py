@@ -209,8 +209,16 @@ def prepare(dataset: datasets.Dataset, image_size: int | tuple[int, int],
     # A DataError raised in a worker process reaches us as itself (it pickles).
     mapped = raw.map(_prepare_rows, batched=True, batch_size=256, with_indices=True,
                      fn_kwargs={"image_size": image_size}, num_proc=num_proc,
-                     remove_columns=raw.column_names, desc="resizing images once")
+                     remove_columns=raw.column_names, desc="resizing images once",
+                     keep_in_memory=not _cache_writable(dataset))
     return _to_tensors(mapped, image_size)
+
+
+def _cache_writable(dataset: datasets.Dataset) -> bool:
+    """Whether ``map`` may write its cache file beside the dataset's files: not for a
+    dataset read from a read-only folder (a shared or mounted cache)."""
+    folders = {os.path.dirname(entry["filename"]) for entry in dataset.cache_files}
+    return all(os.access(folder, os.W_OK) for folder in folders)
 
 
 def _to_tensors(mapped: datasets.Dataset, image_size: int | tuple[int, int]) -> PreparedData:

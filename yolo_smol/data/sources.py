@@ -14,7 +14,12 @@ from urllib.parse import urlparse
 
 import datasets
 
-from yolo_smol.data.schema import SVHN_FEATURES
+from yolo_smol.data.schema import (
+    SVHN_FEATURES,
+    ImageDataError,
+    digits_problem,
+    read_image_size,
+)
 from yolo_smol.data.svhn import SPLIT_SIZES
 from yolo_smol.data.synthetic import load_synthetic
 from yolo_smol.errors import YoloSmolError
@@ -84,8 +89,12 @@ def load_svhn(split: str = "train", repo: str = SVHN_REPO) -> datasets.Dataset:
 def load_jsonl(path: str | Path) -> datasets.Dataset:
     """A JSON-lines annotation file: one ``{"file", "bbox", "label"}`` object per line.
 
-    ``file`` is relative to the annotation file; ``bbox`` is a list of ``[x, y, w, h]``
-    boxes in pixels (xywh) and ``label`` the digit of each box.
+    ``file`` is relative to the annotation file (or absolute); ``bbox`` is a list of
+    ``[x, y, w, h]`` boxes in pixels (xywh) and ``label`` the digit of each box.
+
+    Raises:
+        DataSourceError: naming the line: bad JSON, a missing key or image, or boxes and
+            labels that do not fit the schema (see :func:`~yolo_smol.data.schema.digits_problem`).
     """
     path = Path(path)
     images, digits = [], []
@@ -101,14 +110,19 @@ def load_jsonl(path: str | Path) -> datasets.Dataset:
         if missing:
             raise DataSourceError(f"{where}: missing {', '.join(missing)}; each line needs "
                                   '{"file": ..., "bbox": [[x, y, w, h], ...], "label": [...]}')
-        image_path = path.parent / record["file"]
+        image_path = path.parent / record["file"]  # an absolute "file" stays as it is
         if not image_path.is_file():
             raise DataSourceError(f"{where}: image {record['file']!r} not found "
                                   f"(looked for {image_path})")
-        if len(record["bbox"]) != len(record["label"]):
-            raise DataSourceError(f"{where}: {len(record['bbox'])} boxes but "
-                                  f"{len(record['label'])} labels; give one label per box")
-        images.append({"bytes": image_path.read_bytes(), "path": str(image_path)})
+        problem = digits_problem({"bbox": record["bbox"], "label": record["label"]})
+        if problem:
+            raise DataSourceError(f"{where}: {problem}")
+        image = {"bytes": image_path.read_bytes(), "path": str(image_path)}
+        try:
+            read_image_size(image)  # the header only: a file that is no image fails here
+        except ImageDataError as error:
+            raise DataSourceError(f"{where}: {error}") from None
+        images.append(image)
         digits.append({"bbox": record["bbox"], "label": record["label"]})
     try:
         return datasets.Dataset.from_dict({"image": images, "digits": digits},
@@ -134,7 +148,7 @@ def _load_path(path: Path, split: str) -> datasets.Dataset:
     if path.is_file() and path.suffix in {".jsonl", ".json"}:
         return load_jsonl(path)
     if path.is_file() and path.suffix == ".parquet":
-        return datasets.load_dataset("parquet", data_files=str(path), split="train")
+        return _load_parquet([path], path)
     if path.is_dir() and ((path / "dataset_info.json").is_file()
                           or (path / "dataset_dict.json").is_file()):
         loaded = datasets.load_from_disk(str(path))
@@ -158,11 +172,29 @@ def _load_path(path: Path, split: str) -> datasets.Dataset:
                                   "save_to_disk; see the data chapter for the formats")
         # Parquet files named after splits (train-0000.parquet, test/...) pick their split.
         in_split = [f for f in files if split in f.relative_to(path).as_posix()]
-        chosen = in_split or files
-        return datasets.load_dataset("parquet", data_files=[str(f) for f in chosen],
-                                     split="train")
+        return _load_parquet(in_split or files, path)
+    if path.is_file():
+        kind = ("an image" if path.suffix.lower() in _IMAGE_SUFFIXES
+                else f"a {path.suffix or 'extensionless'} file")
+        raise DataSourceError(f"{path}: is {kind}; --dataset takes 'synthetic', 'svhn', or a "
+                              "dataset: a JSON-lines file (.jsonl) of images and boxes, a "
+                              "parquet file or folder, or a folder saved with save_to_disk"
+                              " (to read the numbers in photos, use yolo-smol detect)")
     raise DataSourceError(f"{path}: no such file or folder; --dataset takes 'synthetic', "
                           "'svhn', or a path to a saved dataset, parquet or JSON-lines file")
+
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def _load_parquet(files: list[Path], origin: Path) -> datasets.Dataset:
+    try:
+        return datasets.load_dataset("parquet", data_files=[str(f) for f in files],
+                                     split="train")
+    except Exception as error:  # pyarrow and datasets raise many kinds for a damaged file
+        raise DataSourceError(f"{origin}: cannot be read as parquet ({type(error).__name__}: "
+                              f"{str(error).splitlines()[0] if str(error) else ''}); check "
+                              "that it was written by pyarrow or datasets") from None
 
 
 def load_dataset_source(source: str | Path, split: str = "train",
@@ -187,4 +219,23 @@ def load_dataset_source(source: str | Path, split: str = "train",
         dataset = _check_schema(_load_path(Path(source), split), str(source))
     if num_images is not None and num_images < len(dataset):
         dataset = dataset.select(range(num_images))
+    return _check_rows(dataset, str(source))
+
+
+def _check_rows(dataset: datasets.Dataset, origin: str) -> datasets.Dataset:
+    """Every row's boxes and labels, without decoding an image; and at least one box."""
+    if len(dataset) == 0:
+        raise DataSourceError(f"{origin}: holds no images; every command needs images with "
+                              "boxed digits")
+    # The digits column alone: no image is decoded. Labels come back as the integers
+    # stored, so -1 ("no label" to datasets) is refused too.
+    num_boxes = 0
+    for index, digits in enumerate(dataset["digits"]):
+        problem = digits_problem(digits)
+        if problem:
+            raise DataSourceError(f"{origin}, row {index}: {problem}")
+        num_boxes += len(digits["label"])
+    if num_boxes == 0:
+        raise DataSourceError(f"{origin}: holds {len(dataset):,} images but no boxes; every "
+                              "command needs boxed digits (check the annotations)")
     return dataset

@@ -19,6 +19,9 @@ import functools
 import io
 import multiprocessing
 import os
+import shutil
+import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -562,20 +565,54 @@ def make_synthetic(num_images: int, seed: int = 0, split: str = "train",
                                       features=SVHN_FEATURES, split=split)
 
 
-def cache_path(split: str, num_images: int, seed: int) -> Path:
-    root = Path(datasets.config.HF_DATASETS_CACHE) / "yolo_smol_synthetic"
+def cache_roots() -> list[Path]:
+    """Where generated sets are kept, first choice first: beside the ``datasets`` cache
+    (``HF_DATASETS_CACHE``, by default under ``HF_HOME`` or ``~/.cache``), then a folder in
+    the system's temporary directory, for when the first cannot be written."""
+    user = getattr(os, "getuid", lambda: "user")()
+    return [Path(datasets.config.HF_DATASETS_CACHE) / "yolo_smol_synthetic",
+            Path(tempfile.gettempdir()) / f"yolo_smol_synthetic-{user}"]
+
+
+def cache_path(split: str, num_images: int, seed: int, root: Path | None = None) -> Path:
+    root = cache_roots()[0] if root is None else root
     return root / f"v{GENERATOR_VERSION}-{split}-{num_images}-seed{seed}"
 
 
 def _smallest_cached(split: str, num_images: int, seed: int) -> Path | None:
-    folder = cache_path(split, num_images, seed).parent
     sizes = []
-    for candidate in folder.glob(f"v{GENERATOR_VERSION}-{split}-*-seed{seed}"):
-        size = candidate.name.split("-")[2]
-        if size.isdigit() and int(size) >= num_images and (
-                candidate / "dataset_info.json").is_file():
-            sizes.append((int(size), candidate))
-    return min(sizes)[1] if sizes else None
+    for root in cache_roots():
+        for candidate in root.glob(f"v{GENERATOR_VERSION}-{split}-*-seed{seed}"):
+            size = candidate.name.split("-")[2]
+            if size.isdigit() and int(size) >= num_images and (
+                    candidate / "dataset_info.json").is_file():
+                sizes.append((int(size), str(candidate)))
+    return Path(min(sizes)[1]) if sizes else None
+
+
+def _save_to_cache(dataset: datasets.Dataset, split: str, num_images: int, seed: int,
+                   ) -> datasets.Dataset:
+    """``dataset`` saved in the first cache root that can be written, and read back from
+    there (memory-mapped); ``dataset`` itself, with a warning, when none can."""
+    for root in cache_roots():
+        path = cache_path(split, num_images, seed, root)
+        # Save beside the final place and rename, so an interrupted save is never read back.
+        partial = path.with_name(path.name + f".partial-{os.getpid()}")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            dataset.save_to_disk(str(partial))
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
+            continue
+        if path.exists():  # another process finished first; its copy is identical
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            partial.rename(path)
+        return datasets.load_from_disk(str(path))
+    warnings.warn(f"cannot write the synthetic set's cache in {cache_roots()[0]} or "
+                  f"{cache_roots()[1]}; it will be generated again next time (set "
+                  "HF_DATASETS_CACHE to a folder you can write)", stacklevel=3)
+    return dataset
 
 
 def load_synthetic(split: str = "train", num_images: int | None = None, seed: int = 0,
@@ -586,7 +623,6 @@ def load_synthetic(split: str = "train", num_images: int | None = None, seed: in
         num_images: defaults to the size of SVHN's split (33,402 train, 13,068 test).
     """
     num_images = SPLIT_SIZES[split] if num_images is None else num_images
-    path = cache_path(split, num_images, seed)
     if cache:
         cached = _smallest_cached(split, num_images, seed)
         if cached is not None:
@@ -594,12 +630,4 @@ def load_synthetic(split: str = "train", num_images: int | None = None, seed: in
             dataset = datasets.load_from_disk(str(cached))
             return dataset if len(dataset) == num_images else dataset.select(range(num_images))
     dataset = make_synthetic(num_images, seed, split)
-    if not cache:
-        return dataset
-    # Save beside the final place and rename, so an interrupted save is never read back.
-    partial = path.with_name(path.name + ".partial")
-    dataset.save_to_disk(str(partial))
-    if path.exists():  # another process finished first; its copy is identical
-        return datasets.load_from_disk(str(path))
-    partial.rename(path)
-    return datasets.load_from_disk(str(path))
+    return _save_to_cache(dataset, split, num_images, seed) if cache else dataset

@@ -29,8 +29,10 @@ from yolo_smol.data.prepare import PreparedData, iterate_batches
 from yolo_smol.detection.loss import LossConfig, yolo_loss
 from yolo_smol.model.checkpoint import checkpoint_payload, read_checkpoint, write_checkpoint
 from yolo_smol.model.yolo import YoloSmol
+from yolo_smol.outputs import writable_folder
 from yolo_smol.training.ema import ModelEMA
 from yolo_smol.training.evaluate import evaluate
+from yolo_smol.training.run_folder import check_new_run, holding_run_lock
 from yolo_smol.training.schedule import learning_rate
 from yolo_smol.training.settings import TrainConfig, TrainConfigError
 
@@ -137,24 +139,9 @@ def _train_epoch(run: _Run, data: PreparedData, config: TrainConfig, loss_config
                                            drop_last=True):
         if config.data_augment:
             images, targets = augment_batch(images, targets, augment, generator)
-        inputs = images.to(device, non_blocking=True).float().div_(255)
-        inputs = inputs.contiguous(memory_format=torch.channels_last)  # as the model
         rate = learning_rate(run.step, total_steps, warmup, config.lr,
                              config.final_lr_fraction)
-        for group in run.optimizer.param_groups:
-            group["lr"] = rate
-        with torch.autocast(device.type, enabled=device.type == "cuda"):
-            outputs = run.model(inputs)
-        loss = yolo_loss([output.float() for output in outputs], targets.to(device),
-                         run.model.anchors, loss_config)
-        run.optimizer.zero_grad(set_to_none=True)
-        run.scaler.scale(loss["total"]).backward()
-        run.scaler.unscale_(run.optimizer)
-        torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
-        run.scaler.step(run.optimizer)
-        run.scaler.update()
-        if run.ema is not None:
-            run.ema.update(run.model)
+        loss = _train_step(run, images, targets, rate, loss_config, config.grad_clip, device)
         run.step += 1
         seen += len(images)
         for name in LOSS_TERMS:
@@ -168,6 +155,30 @@ def _train_epoch(run: _Run, data: PreparedData, config: TrainConfig, loss_config
     return {"lr": rate if seen else config.lr, **{name: sums[name] / max(seen, 1)
                                                    for name in LOSS_TERMS},
             "images_per_s": seen / max(seconds, 1e-9), "seconds": seconds}
+
+
+def _train_step(run: _Run, images: torch.Tensor, targets: torch.Tensor, rate: float,
+                loss_config: LossConfig, grad_clip: float, device: torch.device,
+                ) -> dict[str, torch.Tensor]:
+    """One optimiser step on ``images (B, 3, H, W)`` uint8 and ``targets (T, 6)`` at
+    learning rate ``rate``; the EMA follows. Returns the loss terms."""
+    inputs = images.to(device, non_blocking=True).float().div_(255)
+    inputs = inputs.contiguous(memory_format=torch.channels_last)  # as the model
+    for group in run.optimizer.param_groups:
+        group["lr"] = rate
+    with torch.autocast(device.type, enabled=device.type == "cuda"):
+        outputs = run.model(inputs)
+    loss = yolo_loss([output.float() for output in outputs], targets.to(device),
+                     run.model.anchors, loss_config)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss["total"]).backward()
+    run.scaler.unscale_(run.optimizer)
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), grad_clip)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    if run.ema is not None:
+        run.ema.update(run.model)
+    return loss
 
 
 def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedData,
@@ -202,18 +213,20 @@ def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedDa
                 row |= _evaluate(run, test_data, config, device, save_dir)
             _finish_epoch(run, row, model_config, config, save_dir)
     except KeyboardInterrupt:
-        # last.pt holds the last epoch saved; the one in progress is lost.
-        tqdm.write(f"interrupted in epoch {run.epoch + 1}: {save_dir / 'last.pt'} holds "
-                   f"epoch {run.saved_epoch}; continue with --resume {save_dir}")
+        _say_how_to_resume(run, save_dir, "interrupted", "")
         raise
     except Exception:
-        tqdm.write(f"stopped by an error in epoch {run.epoch + 1}: {save_dir / 'last.pt'} "
-                   f"holds epoch {run.saved_epoch}; after fixing it, continue with --resume "
-                   f"{save_dir}")
+        _say_how_to_resume(run, save_dir, "stopped by an error", "after fixing it, ")
         raise
     # Handed back in the usual layout: the same numbers as the model load_model gives.
     model = run.inference_model().to(memory_format=torch.contiguous_format)
     return TrainResult(model, run.history, run.best_map, save_dir)
+
+
+def _say_how_to_resume(run: _Run, save_dir: Path, what: str, first: str) -> None:
+    # last.pt holds the last epoch saved; the one in progress is lost.
+    tqdm.write(f"{what} in epoch {run.epoch + 1}: {save_dir / 'last.pt'} holds epoch "
+               f"{run.saved_epoch}; {first}continue with --resume {save_dir}")
 
 
 def _start_run(model_config: ModelConfig, config: TrainConfig, train_data: PreparedData,
@@ -344,7 +357,7 @@ def _write_log(history: list[dict], save_dir: Path) -> None:
 
 def run_training(model_config: ModelConfig | str | None,
                  config: TrainConfig | Mapping[str, Any],
-                 resume: str | Path | None = None) -> TrainResult:
+                 resume: str | Path | None = None, exist_ok: bool = False) -> TrainResult:
     """Everything ``yolo-smol train`` does: check, load and prepare data, train.
 
     Args:
@@ -355,24 +368,36 @@ def run_training(model_config: ModelConfig | str | None,
         resume: a run folder (or a checkpoint in one) to continue. Every setting comes from
             the run unless ``config`` names it, so a resumed run ends with the weights an
             uninterrupted run would have.
-    """
-    from yolo_smol.data.prepare import prepare
-    from yolo_smol.data.sources import load_dataset_source
+        exist_ok: start a new run in a ``save_dir`` that holds one, replacing it.
 
+    Raises:
+        RunFolderError: ``save_dir`` holds a run (and neither ``resume`` nor ``exist_ok``
+            was given), or another process is training into it.
+    """
     payload = initial_weights = None
     if resume is None:
         config = config if isinstance(config, TrainConfig) else TrainConfig(**config)
         if config.init is not None:
             model_config, initial_weights = _initial_weights(config.init, model_config)
         model_config = load_config(model_config or "smol")
+        check_new_run(config.save_dir, exist_ok)  # before any data is loaded
     else:
         payload, model_config, config = _resumed(resume, model_config, config)
     if config.image_size is not None and config.image_size != model_config.image_size:
         model_config = model_config.replace(image_size=config.image_size)
+    with holding_run_lock(writable_folder(config.save_dir)):
+        train_data, test_data = _training_data(config, model_config)
+        return train(model_config, config, train_data, test_data, payload, initial_weights)
+
+
+def _training_data(config: TrainConfig, model_config: ModelConfig,
+                   ) -> tuple[PreparedData, PreparedData]:
+    """The train and test splits the settings name, prepared at the model's input size."""
+    from yolo_smol.data.prepare import prepare
+    from yolo_smol.data.sources import load_dataset_source
+
     train_set = load_dataset_source(config.dataset, "train", config.num_train, config.seed)
-    if not any(len(digits["label"]) for digits in train_set["digits"]):
-        raise TrainConfigError(f"--dataset {config.dataset}: the training split has no boxes "
-                               "to learn from; check its annotations")
+    # (load_dataset_source refuses a source without boxes: there is something to learn.)
     test_source = config.test_dataset or config.dataset
     test_set = load_dataset_source(test_source, "test", config.num_test, config.seed)
     tqdm.write(f"training on {len(train_set):,} images of {config.dataset} (train split), "
@@ -386,4 +411,4 @@ def run_training(model_config: ModelConfig | str | None,
         if data.num_clipped or data.num_dropped:  # reported once per split, not per image
             tqdm.write(f"{name} split: {data.num_clipped} boxes clipped to their image, "
                        f"{data.num_dropped} smaller than a pixel dropped")
-    return train(model_config, config, train_data, test_data, payload, initial_weights)
+    return train_data, test_data

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from yolo_smol.config import input_size
+from yolo_smol.config import LIMITS, input_size
 from yolo_smol.errors import YoloSmolError
 
 if TYPE_CHECKING:
@@ -91,6 +91,25 @@ class TrainConfig:
 
         Called when the settings are built, so a ``TrainConfig`` that exists is valid.
         """
+        self._check_numbers()
+        if self.box_loss not in ("sse", "giou"):
+            raise TrainConfigError(f"box_loss: {self.box_loss!r} must be 'sse' or 'giou'")
+        save_dir = Path(self.save_dir)
+        for parent in (save_dir, *save_dir.parents):
+            if parent.exists() and not parent.is_dir():
+                raise TrainConfigError(f"--save_dir {self.save_dir}: {parent} is a file; "
+                                       "give a folder path")
+        if not isinstance(self.device, str) or not _DEVICE_NAME.fullmatch(self.device):
+            raise TrainConfigError(f"--device: unknown device {self.device!r}; use auto, cpu, "
+                                   "cuda (or cuda:1, ...) or mps")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not (
+                0 <= self.seed < 2**63):
+            raise TrainConfigError(f"--seed: {self.seed!r} must be a whole number from 0 to "
+                                   "2**63 - 1")
+        return self
+
+    def _check_numbers(self) -> None:
+        """Counts are whole numbers >= 1, rates finite and >= 0, shares at most 1."""
         for name in ("batch_size", "num_epochs", "eval_every", "checkpoint_epoch"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -110,24 +129,10 @@ class TrainConfig:
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise TrainConfigError(f"--{name}: {value!r} must be a whole number >= 1")
         sides = () if self.image_size is None else input_size(self.image_size)
-        if any(isinstance(side, bool) or side < 1 for side in sides):
+        most = LIMITS["image side"]
+        if any(isinstance(side, bool) or not 1 <= side <= most for side in sides):
             raise TrainConfigError(f"--image_size: {self.image_size!r} must be whole numbers "
-                                   ">= 1")
-        if self.box_loss not in ("sse", "giou"):
-            raise TrainConfigError(f"box_loss: {self.box_loss!r} must be 'sse' or 'giou'")
-        save_dir = Path(self.save_dir)
-        for parent in (save_dir, *save_dir.parents):
-            if parent.exists() and not parent.is_dir():
-                raise TrainConfigError(f"--save_dir {self.save_dir}: {parent} is a file; "
-                                       "give a folder path")
-        if not isinstance(self.device, str) or not _DEVICE_NAME.fullmatch(self.device):
-            raise TrainConfigError(f"--device: unknown device {self.device!r}; use auto, cpu, "
-                                   "cuda (or cuda:1, ...) or mps")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not (
-                0 <= self.seed < 2**63):
-            raise TrainConfigError(f"--seed: {self.seed!r} must be a whole number from 0 to "
-                                   "2**63 - 1")
-        return self
+                                   f"from 1 to {most}")
 
     def device_to_use(self) -> torch.device:
         """The device named by ``device``, checked on this machine (not when loading a
