@@ -163,3 +163,85 @@ def test_reading_and_scoring_leave_the_callers_model_as_it_was(test_photos):
     # ... and the readings are those of the model in eval mode.
     assert [r.number for r in readings] == [r.number for r in read_numbers(
         model.eval(), [image for image, _ in test_photos[:4]])]
+
+
+def test_the_detector_reads_every_kind_of_input_alike(test_photos, tmp_path):
+    import numpy as np
+
+    from yolo_smol import Detector, Reading
+
+    detector = Detector.from_pretrained(device="cpu")
+    images = [image for image, _ in test_photos[:3]]
+    expected = read_numbers(load_model(SHIPPED_WEIGHTS), images)
+    images[0].save(tmp_path / "first.png")
+    pixels = np.array(images[1])  # a writable copy, as a caller would hold it
+    inputs = [tmp_path / "first.png", pixels, torch.from_numpy(pixels).permute(2, 0, 1),
+              str(tmp_path / "first.png"), images[2]]
+    readings = detector(inputs)
+    assert [reading.number for reading in readings] == [
+        expected[0].number, expected[1].number, expected[1].number, expected[0].number,
+        expected[2].number]
+    assert readings[1].size == images[1].size  # boxes in the photo's own pixels
+    torch.testing.assert_close(readings[2].detections.boxes_xyxy,
+                               expected[1].detections.boxes_xyxy)
+    one = detector(images[2])
+    assert isinstance(one, Reading) and one.number == expected[2].number
+    with pytest.raises(ImageError, match=r"images\[1\]: int 7 is not a photo"):
+        detector([images[0], 7])
+
+
+def test_the_detector_leaves_a_model_passed_in_as_it_was(test_photos):
+    from yolo_smol import Detector
+
+    model = load_model(SHIPPED_WEIGHTS).train()
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    Detector(model, device="cpu")([image for image, _ in test_photos[:2]])
+    assert model.training
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_the_shipped_detectors_are_package_data():
+    from importlib import resources
+
+    from yolo_smol import Detector
+    from yolo_smol.predict import shipped_weights
+
+    packaged = resources.files("yolo_smol") / "weights"
+    assert shipped_weights() == SHIPPED_WEIGHTS
+    assert str(SHIPPED_WEIGHTS).startswith(str(packaged))
+    for name in ("smol128x64", "smol"):
+        assert (packaged / f"{name}.pt").is_file() and (packaged / f"{name}.json").is_file()
+    assert Detector.from_pretrained("smol", device="cpu").model.config.image_size == 32
+    with pytest.raises(ImageError, match="'big' is not a shipped detector"):
+        shipped_weights("big")
+
+
+def test_photos_sharing_a_name_keep_their_own_annotated_copy(tmp_path, test_photos, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    test_photos[0][0].save(folder / "a.png")
+    test_photos[1][0].save(folder / "a.jpg")
+    assert main(["detect", "--image_path", str(folder), "--save_dir", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "readings.json").read_text())
+    written = sorted(entry["annotated"] for entry in report["readings"])
+    assert written == ["a_jpg.detected.png", "a_png.detected.png"]
+    assert all((tmp_path / "out" / name).is_file() for name in written)
+
+
+def test_a_bomb_in_a_folder_is_skipped_and_the_others_are_read(tmp_path, test_photos, capsys):
+    folder = _save_photos(tmp_path / "photos", test_photos, 2)
+    Image.new("1", (15_000, 15_000)).save(folder / "bomb.png")
+    status = main(["detect", "--image_path", str(folder), "--save_dir", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert status == 2 and "bomb.png" in captured.err and "pixels" in captured.err
+    report = json.loads((tmp_path / "out" / "readings.json").read_text())
+    assert len(report["readings"]) == 2 and len(report["unreadable"]) == 1
+
+
+def test_a_long_thin_photo_is_drawn_in_bounded_memory(tmp_path, capsys):
+    Image.new("RGB", (10_000, 1), "white").save(tmp_path / "thin.png")
+    assert main(["detect", "--image_path", str(tmp_path / "thin.png"),
+                 "--save_dir", str(tmp_path / "out")]) == 0
+    with Image.open(tmp_path / "out" / "thin.detected.png") as drawn:
+        assert drawn.width * drawn.height < 50_000_000  # not 10,000 x 240 times 240

@@ -29,6 +29,8 @@ _LAZY = {
     "load_config": "yolo_smol.config",
     "YoloSmol": "yolo_smol.model.yolo",
     "summarize": "yolo_smol.model.summary",
+    "Detector": "yolo_smol.predict",
+    "Reading": "yolo_smol.predict",
 }
 
 __all__ = ["YoloSmolError", *_LAZY]
@@ -38,6 +40,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
     from yolo_smol.model.checkpoint import CheckpointError, load_model, save_model  # noqa: F401
     from yolo_smol.model.summary import summarize  # noqa: F401
     from yolo_smol.model.yolo import YoloSmol  # noqa: F401
+    from yolo_smol.predict import Detector, Reading  # noqa: F401
 
 
 def __getattr__(name: str):

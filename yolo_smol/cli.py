@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="yolo-smol", description="A small YOLOv3 for street house numbers.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_summary_parser, _add_data_parser, _add_anchors_parser, _add_eval_parser,
-                _add_train_parser, _add_detect_parser):
+                _add_train_parser, _add_detect_parser, _add_export_parser):
         add(commands)
     return parser
 
@@ -102,7 +102,7 @@ def _add_detect_parser(commands) -> None:
     detect.add_argument("--image_path", required=True,
                         help="a photo, or a folder of photos (png, jpg, ...)")
     detect.add_argument("--weights", default=None,
-                        help="a checkpoint (default: the shipped weights/smol128x64.pt)")
+                        help="a checkpoint (default: the shipped smol128x64 detector)")
     detect.add_argument("--model_config", default=None,
                         help="optional: the config the weights must have been trained with "
                              "(checkpoints carry their own config)")
@@ -113,6 +113,32 @@ def _add_detect_parser(commands) -> None:
                         help="where the annotated photos and readings.json go "
                              "(default: runs/detect)")
     detect.set_defaults(handler=_run_detect)
+
+
+def _add_export_parser(commands) -> None:
+    export = commands.add_parser(
+        "export", help="write a trained model for other runtimes (ONNX: the raw head outputs)")
+    export.add_argument("--weights", default=None,
+                        help="a checkpoint (default: the shipped smol128x64 detector)")
+    export.add_argument("--format", default="onnx", choices=("onnx",),
+                        help="onnx (needs: pip install \"yolo-smol[export]\")")
+    export.add_argument("--output", default="yolo_smol.onnx",
+                        help="the file to write (default: yolo_smol.onnx)")
+    export.set_defaults(handler=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> None:
+    from yolo_smol.outputs import writable_file
+
+    output = writable_file(args.output, "--output", (f".{args.format}",))  # before the work
+    from yolo_smol.export import export_onnx
+    from yolo_smol.model.checkpoint import load_model
+    from yolo_smol.predict import SHIPPED_WEIGHTS
+
+    weights = args.weights or SHIPPED_WEIGHTS
+    export_onnx(load_model(weights), output)
+    print(f"wrote {output} (from {weights}): input images (B, 3, H, W) in [0, 1], outputs "
+          "the raw head maps; decoding and NMS are the consumer's (see yolo_smol.export)")
 
 
 def _add_nms_and_device_arguments(parser: argparse.ArgumentParser) -> None:

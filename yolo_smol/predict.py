@@ -10,34 +10,47 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont
 
 from yolo_smol.config import input_size, load_config
 from yolo_smol.data.prepare import squash
 from yolo_smol.detection.metrics import read_number
 from yolo_smol.detection.postprocess import Detections, detect, one_digit_per_place
-from yolo_smol.device import evaluation_copy
-from yolo_smol.errors import YoloSmolError
+from yolo_smol.device import choose_device, evaluation_copy
 from yolo_smol.model.checkpoint import load_model
 from yolo_smol.model.yolo import YoloSmol
 from yolo_smol.outputs import writable_folder
+from yolo_smol.photos import IMAGE_SUFFIXES, ImageError, as_photo, find_images, load_image
 
-__all__ = ["ImageError", "IMAGE_SUFFIXES", "SHIPPED_WEIGHTS", "Reading", "DetectReport",
-           "find_images", "load_image", "to_model_input", "read_numbers", "draw_reading",
-           "detect_images"]
+__all__ = ["ImageError", "IMAGE_SUFFIXES", "SHIPPED_WEIGHTS", "shipped_weights", "Reading",
+           "Detector", "DetectReport", "find_images", "load_image", "to_model_input",
+           "read_numbers", "draw_reading", "detect_images"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-# The detector `yolo-smol detect` uses without --weights: smol.json on a 128 x 64 input (see
-# the README). It ships with the repository, beside the package.
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "smol128x64.pt"
+# The detectors that ship inside the package (yolo_smol/weights, with their model cards).
+# smol128x64 is the one `yolo-smol detect` and Detector.from_pretrained() use by default:
+# the book's network on a 128 x 64 input; smol is the same network at 32 px.
+SHIPPED_NAMES = ("smol128x64", "smol")
 
 
-class ImageError(YoloSmolError):
-    """A photo that cannot be read; the message names the file and the reason."""
+def shipped_weights(name: str = "smol128x64") -> Path:
+    """The path of a detector shipped inside the package (found with importlib.resources,
+    so it works from any folder after ``pip install``)."""
+    if name not in SHIPPED_NAMES:
+        raise ImageError(f"{name!r} is not a shipped detector; use one of "
+                         f"{', '.join(SHIPPED_NAMES)}, or the path of a checkpoint")
+    return Path(str(resources.files("yolo_smol") / "weights" / f"{name}.pt"))
+
+
+SHIPPED_WEIGHTS = shipped_weights()
 
 
 @dataclass(frozen=True)
@@ -56,44 +69,26 @@ class Reading:
     size: tuple[int, int]
 
 
-def find_images(path: str | Path) -> list[Path]:
-    """``path`` itself if it is a file, else the images directly inside the folder, sorted."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise ImageError(f"{path}: no such file or folder")
-    found = sorted(child for child in path.iterdir()
-                   if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES)
-    if not found:
-        raise ImageError(f"{path}: the folder holds no images (looked for "
-                         f"{', '.join(IMAGE_SUFFIXES)})")
-    return found
-
-
-def load_image(path: str | Path) -> Image.Image:
-    """The photo at ``path`` decoded to RGB (the whole file is read now, not lazily)."""
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except FileNotFoundError:
-        reason = "no such file"
-    except UnidentifiedImageError:
-        reason = "not in any image format Pillow knows"
-    except (OSError, ValueError) as error:  # truncated or damaged image data
-        reason = str(error)
-    raise ImageError(f"{path}: cannot be read as an image: {reason}")
-
-
 def to_model_input(images: list[Image.Image], image_size: int | tuple[int, int],
                    ) -> torch.Tensor:
     """``(B, 3, H, W)`` float in [0, 1]: each photo squashed to the model input, as in
     training (``image_size``: a square's side, or ``(width, height)``)."""
     width, height = input_size(image_size)
-    pixels = [torch.frombuffer(bytearray(squash(image, image_size).tobytes()),
-                               dtype=torch.uint8) for image in images]
-    batch = torch.stack(pixels).view(len(images), height, width, 3)  # (B, H, W, 3)
-    return batch.permute(0, 3, 1, 2).float() / 255  # (B, 3, H, W)
+    batch = np.empty((len(images), height, width, 3), dtype=np.uint8)  # (B, H, W, 3)
+
+    def fill(index: int) -> None:
+        batch[index] = np.asarray(squash(images[index], image_size))
+
+    # LANCZOS resizing costs about half as much as the forward pass; Pillow releases the
+    # GIL while it resizes, so threads share it out over the cores the forward pass uses.
+    workers = min(torch.get_num_threads(), len(images) // 8)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(fill, range(len(images))))
+    else:
+        for index in range(len(images)):
+            fill(index)
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255  # (B, 3, H, W)
 
 
 def read_numbers(model: YoloSmol, images: list[Image.Image],
@@ -103,7 +98,7 @@ def read_numbers(model: YoloSmol, images: list[Image.Image],
     """The house number in each photo, and the digits it was read from.
 
     Args:
-        model: a trained model (``yolo_smol.load_model``).
+        model: a trained model (``yolo_smol.load_model``); it is not changed.
         images: RGB photos of any size.
         confidence_threshold: keep digits scoring at least this.
         iou_threshold: class-aware NMS threshold.
@@ -111,27 +106,98 @@ def read_numbers(model: YoloSmol, images: list[Image.Image],
             place (see :func:`yolo_smol.detection.postprocess.one_digit_per_place`).
     """
     model = evaluation_copy(model, device)  # the caller's model is left as it was
-    size = model.config.image_size
     readings = []
     for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
-        with torch.inference_mode():  # cheaper than no_grad: no version counters either
-            outputs = model(to_model_input(chunk, size).to(device))
-        # Ordinary tensors again, so that what callers get back behaves as any tensor.
-        outputs = [output.clone() for output in outputs]
-        found = one_digit_per_place(
-            detect([output.float().cpu() for output in outputs], model.anchors.cpu(), size,
-                   confidence_threshold, iou_threshold,
-                   original_sizes=[image.size for image in chunk]),
-            confidence_threshold, overlap_threshold)
-        for image, digits in zip(chunk, found, strict=True):
-            centres = (digits.boxes_xyxy[:, 0] + digits.boxes_xyxy[:, 2]) / 2
-            order = torch.argsort(centres, stable=True)  # left to right
-            digits = Detections.of_image(digits.boxes_xyxy[order], digits.scores[order],
-                                         digits.labels[order])
-            readings.append(Reading(read_number(digits.boxes_xyxy, digits.labels), digits,
-                                    image.size))
+        readings += _read_batch(model, images[start:start + batch_size], confidence_threshold,
+                                iou_threshold, overlap_threshold)
     return readings
+
+
+def _read_batch(model: YoloSmol, images: list[Image.Image], confidence_threshold: float,
+                iou_threshold: float, overlap_threshold: float) -> list[Reading]:
+    """One forward pass for ``images``, and their readings (``model`` in eval mode)."""
+    size = model.config.image_size
+    device = model.anchors.device
+    inputs = to_model_input(images, size).to(device)
+    with torch.inference_mode():  # cheaper than no_grad: no version counters either
+        outputs = model(inputs)
+    # Ordinary tensors again, so that what callers get back behaves as any tensor.
+    outputs = [output.float().cpu().clone() for output in outputs]
+    found = one_digit_per_place(
+        detect(outputs, model.anchors.cpu(), size, confidence_threshold, iou_threshold,
+               original_sizes=[image.size for image in images]),
+        confidence_threshold, overlap_threshold)
+    readings = []
+    for image, digits in zip(images, found, strict=True):
+        centres = (digits.boxes_xyxy[:, 0] + digits.boxes_xyxy[:, 2]) / 2
+        order = torch.argsort(centres, stable=True)  # left to right
+        digits = Detections.of_image(digits.boxes_xyxy[order], digits.scores[order],
+                                     digits.labels[order])
+        readings.append(Reading(read_number(digits.boxes_xyxy, digits.labels), digits,
+                                image.size))
+    return readings
+
+
+class Detector:
+    """A trained detector as one callable: photos in, house numbers out.
+
+    ``Detector.from_pretrained()`` is the shipped detector; ``detector(photos)`` reads
+    them. The detector holds its own evaluation copy of the model, so a model passed in is
+    never moved or switched to eval mode.
+
+    Example::
+
+        from yolo_smol import Detector
+        detector = Detector.from_pretrained()
+        print(detector("door.jpg").number)
+    """
+
+    def __init__(self, model: YoloSmol, device: torch.device | str = "auto",
+                 iou_threshold: float = 0.45, overlap_threshold: float = 0.3,
+                 batch_size: int = 64) -> None:
+        self.device = choose_device(device) if isinstance(device, str) else device
+        self.model = evaluation_copy(model, self.device)
+        self.iou_threshold = iou_threshold
+        self.overlap_threshold = overlap_threshold
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path | None = None,
+                        device: torch.device | str = "auto", **options: Any) -> Detector:
+        """A shipped detector by name (``"smol128x64"``, the default, or ``"smol"``), or
+        the weights at a path (a checkpoint of ``yolo-smol train``).
+
+        Raises:
+            CheckpointError: the weights cannot be read or do not fit their config.
+        """
+        if name_or_path is None or str(name_or_path) in SHIPPED_NAMES:
+            path = shipped_weights(str(name_or_path or SHIPPED_NAMES[0]))
+        else:
+            path = Path(name_or_path)
+        return cls(load_model(path), device, **options)
+
+    def __call__(self, images: Any, confidence_threshold: float = 0.25,
+                 ) -> Reading | list[Reading]:
+        """Read ``images``: one photo (a path, a PIL image, a numpy array ``(H, W, 3)``
+        uint8 or a tensor ``(3, H, W)``), or a list of them.
+
+        Returns:
+            A :class:`Reading` for one photo, a list of them (in order) for a list; boxes
+            are in each photo's own pixels.
+
+        Raises:
+            ImageError: an input that is not a photo, naming it (its index in a list).
+        """
+        single = not isinstance(images, Sequence) or isinstance(images, str)
+        items = [images] if single else list(images)
+        photos = [as_photo(item, "image" if single else f"images[{index}]")
+                  for index, item in enumerate(items)]
+        readings = []
+        for start in range(0, len(photos), self.batch_size):
+            readings += _read_batch(self.model, photos[start:start + self.batch_size],
+                                    confidence_threshold, self.iou_threshold,
+                                    self.overlap_threshold)
+        return readings[0] if single else readings
 
 
 def draw_reading(image: Image.Image, reading: Reading) -> Image.Image:
@@ -140,7 +206,10 @@ def draw_reading(image: Image.Image, reading: Reading) -> Image.Image:
     Small photos are enlarged first (SVHN crops are often 30 px tall), so the labels stay
     legible; boxes are scaled with them.
     """
-    scale = max(1, round(240 / max(1, image.height)))
+    # Enlarged to about 240 px tall, but never past 4,096 px on the long side: a 10,000 x 1
+    # photo must not become a 2.4-gigapixel canvas.
+    scale = max(1, min(round(240 / max(1, image.height)),
+                       4096 // max(image.width, image.height, 1)))
     canvas = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     text_size = max(12, canvas.height // 14)
     font = ImageFont.load_default(size=text_size)  # Pillow's scalable built-in font
@@ -179,7 +248,7 @@ class DetectReport:
 def detect_images(image_path: str | Path, save_dir: str | Path,
                   weights: str | Path | None = None, model_config: str | None = None,
                   confidence_threshold: float = 0.25, iou_threshold: float = 0.45,
-                  device: torch.device | str = "cpu") -> DetectReport:
+                  device: torch.device | str = "auto") -> DetectReport:
     """Everything ``yolo-smol detect`` does: read every photo, save annotated copies.
 
     Each photo goes to ``save_dir/<name>.detected.png`` with its digits boxed, and
@@ -196,10 +265,9 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
         CheckpointError, ConfigError: the weights or the config cannot be used.
     """
     save_dir = writable_folder(save_dir)  # before the work, so that none of it is lost
-    model, weights = _detector(weights, model_config)
+    detector, weights = _detector(weights, model_config, device, iou_threshold)
     photos, unreadable = _load_photos(find_images(image_path))
-    readings = read_numbers(model, [image for _, image in photos], confidence_threshold,
-                            iou_threshold, device=device)
+    readings = detector([image for _, image in photos], confidence_threshold)
     names = _output_names([path for path, _ in photos])
     for (_, image), reading, name in zip(photos, readings, names, strict=True):
         draw_reading(image, reading).save(save_dir / name)
@@ -215,19 +283,16 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
 
 
 def _detector(weights: str | Path | None, model_config: str | None,
-              ) -> tuple[YoloSmol, Path]:
-    """The model to read with, and the checkpoint it came from (the shipped one when
+              device: torch.device | str, iou_threshold: float) -> tuple[Detector, Path]:
+    """The detector to read with, and the checkpoint it came from (the shipped one when
     ``weights`` is None), checked against ``model_config`` when that is given."""
-    if weights is None and not SHIPPED_WEIGHTS.is_file():
-        raise ImageError(f"no --weights given, and the shipped {SHIPPED_WEIGHTS} is not "
-                         "here (it comes with the repository); pass --weights PATH")
     weights = Path(weights) if weights is not None else SHIPPED_WEIGHTS
-    model = load_model(weights)
-    if model_config is not None and load_config(model_config) != model.config:
+    detector = Detector.from_pretrained(weights, device, iou_threshold=iou_threshold)
+    if model_config is not None and load_config(model_config) != detector.model.config:
         raise ImageError(f"--model_config {model_config} is not the config {weights} was "
                          "trained with; leave --model_config out (the checkpoint carries "
                          "its config)")
-    return model, weights
+    return detector, weights
 
 
 def _load_photos(paths: list[Path]) -> tuple[list[tuple[Path, Image.Image]], list[str]]:

@@ -15,8 +15,8 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -24,6 +24,9 @@ from PIL import Image, UnidentifiedImageError
 from yolo_smol.config import input_size
 from yolo_smol.errors import YoloSmolError
 from yolo_smol.grouped import rank_in_group
+
+if TYPE_CHECKING:  # datasets is imported where it is used: reading a photo never needs it
+    import datasets
 
 __all__ = ["DataError", "PreparedData", "prepare", "squash", "collate", "iterate_batches",
            "boxes_to_fractions"]
@@ -205,6 +208,8 @@ def prepare(dataset: datasets.Dataset, image_size: int | tuple[int, int],
     if num_proc is None:
         num_proc = min(4, os.cpu_count() or 1) if len(dataset) >= 4000 else None
     # Decode ourselves, so that a corrupt image is reported with its row number.
+    import datasets  # here, not at the top: reading photos needs squash, not datasets
+
     raw = dataset.cast_column("image", datasets.Image(decode=False))
     # A DataError raised in a worker process reaches us as itself (it pickles).
     mapped = raw.map(_prepare_rows, batched=True, batch_size=256, with_indices=True,

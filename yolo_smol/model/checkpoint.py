@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from yolo_smol.config import ModelConfig, load_config
+from yolo_smol.config import ConfigError, ModelConfig, load_config
 from yolo_smol.errors import YoloSmolError
 from yolo_smol.model.yolo import YoloSmol
 
@@ -47,23 +48,74 @@ def save_model(model: YoloSmol, path: str | Path, **extra: Any) -> None:
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """The raw checkpoint dict, after checking that it is one of ours."""
+    """The raw checkpoint dict, after checking that it is one of ours.
+
+    Only tensors and plain data are unpickled (``weights_only=True``): a file that holds
+    other Python objects could run code when loaded, and is refused.
+
+    Raises:
+        CheckpointError: naming the file: missing, damaged, holding code, or not ours.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such weights file")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({error})") from None
+        # torch's own message advises weights_only=False, which would run the file's code:
+        # say what the file is instead.
+        if isinstance(error, pickle.UnpicklingError) and "GLOBAL" in str(error):
+            raise CheckpointError(f"{path}: holds pickled Python objects beyond tensors and "
+                                  "plain data, which could run code when loaded, so it was "
+                                  "refused; use weights saved by yolo-smol (save_model, "
+                                  "train)") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
+                              f"({type(error).__name__}); it is damaged, or not a "
+                              "checkpoint") from None
     if not isinstance(payload, dict) or "model_config" not in payload or "model" not in payload:
         raise CheckpointError(f"{path}: not a yolo-smol checkpoint (it has no model_config "
                               "and model entries); save weights with yolo_smol.save_model")
+    if not isinstance(payload["model_config"], dict):
+        # A name ("smol") would build that config's input size onto weights that may have
+        # been trained at another: the same shapes, silently wrong readings.
+        raise CheckpointError(f"{path}: its model_config is {payload['model_config']!r}, not "
+                              "the full config the weights were trained with; save weights "
+                              "with yolo_smol.save_model, which stores it")
     return payload
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> YoloSmol:
-    """Rebuild the model from its stored config and load its weights (in eval mode)."""
+    """Rebuild the model from its stored config and load its weights (in eval mode).
+
+    Raises:
+        CheckpointError: the file cannot be read (see :func:`read_checkpoint`), its config
+            is invalid, or its weights do not fit the model its config builds.
+    """
     payload = read_checkpoint(path, map_location)
-    model = YoloSmol(load_config(payload["model_config"]))
+    try:
+        model = YoloSmol(load_config(payload["model_config"]))
+    except ConfigError as error:
+        raise CheckpointError(f"{path}: its model_config is not valid: {error}") from None
+    problem = _state_problem(model.state_dict(), payload["model"])
+    if problem:
+        raise CheckpointError(f"{path}: the weights do not fit the model its config builds "
+                              f"({problem}); the file was changed or saved by other code")
     model.load_state_dict(payload["model"])
     return model.eval()
+
+
+def _state_problem(expected: dict[str, torch.Tensor], found: Any) -> str | None:
+    """What keeps ``found`` from loading as ``expected`` (a state dict), or None."""
+    if not isinstance(found, dict):
+        return f"the model entry is a {type(found).__name__}, not a state dict"
+    missing = [key for key in expected if key not in found]
+    unexpected = [key for key in found if key not in expected]
+    if missing or unexpected:
+        return (f"{len(missing)} missing entries, e.g. {missing[:2]}; {len(unexpected)} "
+                f"unexpected, e.g. {unexpected[:2]}")
+    for key, tensor in expected.items():
+        value = found[key]
+        if not isinstance(value, torch.Tensor) or value.shape != tensor.shape:
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value)
+            return f"{key} is {shape}, the config needs {tuple(tensor.shape)}"
+    return None
