@@ -245,3 +245,56 @@ def test_a_long_thin_photo_is_drawn_in_bounded_memory(tmp_path, capsys):
                  "--save_dir", str(tmp_path / "out")]) == 0
     with Image.open(tmp_path / "out" / "thin.detected.png") as drawn:
         assert drawn.width * drawn.height < 50_000_000  # not 10,000 x 240 times 240
+
+
+def test_the_second_look_frames_the_digits_as_svhn_frames_numbers():
+    from yolo_smol.predict import FRAMED_ASPECT, FRAMED_DIGIT_HEIGHT, second_look_box
+
+    # Two digits 20 px tall in a 1,000 x 500 photo: a crop 20 / 0.66 px tall, 2.23 times
+    # as wide, centred on them.
+    boxes = torch.tensor([[400.0, 200.0, 410.0, 220.0], [412.0, 201.0, 422.0, 220.0]])
+    left, top, right, bottom = second_look_box(boxes, (1000, 500))
+    assert bottom - top == pytest.approx(20 / FRAMED_DIGIT_HEIGHT, abs=1)
+    assert right - left == pytest.approx(FRAMED_ASPECT * 20 / FRAMED_DIGIT_HEIGHT, abs=1)
+    assert (left + right) / 2 == pytest.approx(411, abs=1)
+    assert (top + bottom) / 2 == pytest.approx(210, abs=1)
+    # Clipped at the photo's border; none when the crop is most of the photo, or no digits.
+    assert second_look_box(torch.tensor([[0.0, 0.0, 10.0, 20.0]]), (1000, 500))[:2] == (0, 0)
+    assert second_look_box(torch.tensor([[5.0, 2.0, 60.0, 28.0]]), (80, 30)) is None
+    assert second_look_box(torch.zeros(0, 4), (100, 50)) is None
+
+
+def test_the_second_look_reads_a_small_number_in_a_wide_wall_in_the_photos_pixels(test_photos):
+    from yolo_smol import Detector
+
+    photo = next(image for image, _ in test_photos if image.height >= 30)
+    wall = Image.new("RGB", (photo.width * 5, photo.height * 3), (168, 160, 150))
+    offset = (photo.width * 2, photo.height)
+    wall.paste(photo, offset)
+    once = Detector.from_pretrained(device="cpu", second_look=False)
+    twice = Detector.from_pretrained(device="cpu")
+    alone = once(photo)
+    again = twice(wall)
+    assert again.size == wall.size and again.number and alone.number
+    if again.number == alone.number:
+        # The digits found in the wall are where the photo's digits are, moved by the paste.
+        shift = torch.tensor([*offset, *offset], dtype=torch.float32)
+        centres = (again.detections.boxes_xyxy[:, [0, 2]].mean(dim=1)
+                   - (alone.detections.boxes_xyxy + shift)[:, [0, 2]].mean(dim=1))
+        assert centres.abs().max() < photo.height / 2
+    inside = again.detections.boxes_xyxy
+    assert (inside[:, 0] >= offset[0] - photo.width).all()
+    assert (inside[:, 2] <= offset[0] + 2 * photo.width).all()
+
+
+def test_the_second_look_reads_more_generated_numbers_than_one_look():
+    from yolo_smol import Detector
+
+    rows = make_synthetic(120, seed=9, split="test")
+    photos = [row["image"].convert("RGB") for row in rows]
+    numbers = [_true_number(row["digits"]) for row in rows]
+    once = Detector.from_pretrained(device="cpu", second_look=False)(photos)
+    twice = Detector.from_pretrained(device="cpu")(photos)
+    right_once = sum(r.number == n for r, n in zip(once, numbers, strict=True))
+    right_twice = sum(r.number == n for r, n in zip(twice, numbers, strict=True))
+    assert right_twice > right_once

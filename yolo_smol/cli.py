@@ -109,6 +109,9 @@ def _add_detect_parser(commands) -> None:
     detect.add_argument("--confidence_threshold", type=_probability, default=0.25,
                         help="keep digits scoring at least this (default: 0.25)")
     _add_nms_and_device_arguments(detect)
+    detect.add_argument("--second_look", type=_boolean, default=True, metavar="BOOL",
+                        help="read each photo again in a crop framed around the digits "
+                             "found, as SVHN frames its numbers (default: True)")
     detect.add_argument("--save_dir", default="runs/detect",
                         help="where the annotated photos and readings.json go "
                              "(default: runs/detect)")
@@ -153,7 +156,7 @@ def _run_detect(args: argparse.Namespace) -> None:
 
     report = detect_images(args.image_path, _writable_folder(args.save_dir), args.weights,
                            args.model_config, args.confidence_threshold, args.iou_threshold,
-                           _device(args.device, choose_device))
+                           _device(args.device, choose_device), args.second_look)
     for message in report.unreadable:
         print(f"yolo-smol detect: skipped {message}", file=sys.stderr)
     for path, reading in report.readings:

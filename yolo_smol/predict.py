@@ -22,6 +22,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from yolo_smol.config import input_size, load_config
+from yolo_smol.data import svhn
 from yolo_smol.data.prepare import squash
 from yolo_smol.detection.metrics import read_number
 from yolo_smol.detection.postprocess import Detections, detect, one_digit_per_place
@@ -154,12 +155,13 @@ class Detector:
 
     def __init__(self, model: YoloSmol, device: torch.device | str = "auto",
                  iou_threshold: float = 0.45, overlap_threshold: float = 0.3,
-                 batch_size: int = 64) -> None:
+                 batch_size: int = 64, second_look: bool = True) -> None:
         self.device = choose_device(device) if isinstance(device, str) else device
         self.model = evaluation_copy(model, self.device)
         self.iou_threshold = iou_threshold
         self.overlap_threshold = overlap_threshold
         self.batch_size = batch_size
+        self.second_look = second_look
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None,
@@ -192,12 +194,75 @@ class Detector:
         items = [images] if single else list(images)
         photos = [as_photo(item, "image" if single else f"images[{index}]")
                   for index, item in enumerate(items)]
+        readings = self._read(photos, confidence_threshold)
+        if self.second_look:
+            readings = self._look_again(photos, readings, confidence_threshold)
+        return readings[0] if single else readings
+
+    def _read(self, photos: list[Image.Image], confidence_threshold: float) -> list[Reading]:
         readings = []
         for start in range(0, len(photos), self.batch_size):
             readings += _read_batch(self.model, photos[start:start + self.batch_size],
                                     confidence_threshold, self.iou_threshold,
                                     self.overlap_threshold)
-        return readings[0] if single else readings
+        return readings
+
+    def _look_again(self, photos: list[Image.Image], readings: list[Reading],
+                    confidence_threshold: float) -> list[Reading]:
+        """Read each photo again in a crop framed around what the first look found.
+
+        The model learned from house numbers framed as SVHN frames them: the digits about
+        two thirds of the image's height, the image about 2.2 times as wide as tall. In a
+        larger photo the number is smaller than that, and squashed to the model's input
+        its digits lose most of their pixels. The second look crops the photo around the
+        digits found, to SVHN's framing, and reads the crop; its reading replaces the
+        first where it finds digits.
+        """
+        crops = {index: box for index, reading in enumerate(readings)
+                 if (box := second_look_box(reading.detections.boxes_xyxy,
+                                            photos[index].size)) is not None}
+        if not crops:
+            return readings
+        again = self._read([photos[index].crop(box) for index, box in crops.items()],
+                           confidence_threshold)
+        readings = list(readings)
+        for (index, (left, top, _, _)), reading in zip(crops.items(), again, strict=True):
+            if reading.number:
+                shift = torch.tensor([left, top, left, top], dtype=torch.float32)
+                found = reading.detections
+                moved = Detections.of_image(found.boxes_xyxy + shift, found.scores,
+                                            found.labels)
+                readings[index] = Reading(reading.number, moved, photos[index].size)
+        return readings
+
+
+# SVHN's framing of a number (the published medians of its training images): the digits'
+# height over the image's height, and the image's width over its height.
+FRAMED_DIGIT_HEIGHT = svhn.FIGURES["box height / image height"][2]  # 0.66
+FRAMED_ASPECT = svhn.FIGURES["image width / height"][2]  # 2.23
+
+
+def second_look_box(boxes_xyxy: torch.Tensor, photo_size: tuple[int, int],
+                    ) -> tuple[int, int, int, int] | None:
+    """The crop of a photo, ``(left, top, right, bottom)`` in pixels, that frames the
+    digits ``boxes_xyxy (D, 4)`` as SVHN frames its numbers; None when there are no digits,
+    or when that crop is most of the photo anyway (over 80 % of its width and height)."""
+    if boxes_xyxy.shape[0] == 0:
+        return None
+    width, height = photo_size
+    x0, y0 = boxes_xyxy[:, :2].min(dim=0).values.tolist()
+    x1, y1 = boxes_xyxy[:, 2:].max(dim=0).values.tolist()
+    crop_height = (y1 - y0) / FRAMED_DIGIT_HEIGHT
+    crop_width = max(x1 - x0 + crop_height - (y1 - y0), FRAMED_ASPECT * crop_height)
+    centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
+    box = (max(0, round(centre_x - crop_width / 2)), max(0, round(centre_y - crop_height / 2)),
+           min(width, round(centre_x + crop_width / 2)),
+           min(height, round(centre_y + crop_height / 2)))
+    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+        return None
+    if box[2] - box[0] > 0.8 * width and box[3] - box[1] > 0.8 * height:
+        return None
+    return box
 
 
 def draw_reading(image: Image.Image, reading: Reading) -> Image.Image:
@@ -248,7 +313,8 @@ class DetectReport:
 def detect_images(image_path: str | Path, save_dir: str | Path,
                   weights: str | Path | None = None, model_config: str | None = None,
                   confidence_threshold: float = 0.25, iou_threshold: float = 0.45,
-                  device: torch.device | str = "auto") -> DetectReport:
+                  device: torch.device | str = "auto", second_look: bool = True,
+                  ) -> DetectReport:
     """Everything ``yolo-smol detect`` does: read every photo, save annotated copies.
 
     Each photo goes to ``save_dir/<name>.detected.png`` with its digits boxed, and
@@ -259,13 +325,15 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
     Args:
         weights: a checkpoint; ``None`` takes the shipped detector.
         model_config: if given, the config the checkpoint must have been trained with.
+        second_look: read each photo again in a crop around what was found (see
+            :class:`Detector`).
 
     Raises:
         ImageError: ``image_path`` is neither a photo nor a folder holding any.
         CheckpointError, ConfigError: the weights or the config cannot be used.
     """
     save_dir = writable_folder(save_dir)  # before the work, so that none of it is lost
-    detector, weights = _detector(weights, model_config, device, iou_threshold)
+    detector, weights = _detector(weights, model_config, device, iou_threshold, second_look)
     photos, unreadable = _load_photos(find_images(image_path))
     readings = detector([image for _, image in photos], confidence_threshold)
     names = _output_names([path for path, _ in photos])
@@ -275,7 +343,7 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
     readings_json = save_dir / "readings.json"
     readings_json.write_text(json.dumps(
         {"weights": str(weights), "confidence_threshold": confidence_threshold,
-         "iou_threshold": iou_threshold,
+         "iou_threshold": iou_threshold, "second_look": second_look,
          "readings": [_reading_record(path, reading, name)
                       for (path, reading), name in zip(read, names, strict=True)],
          "unreadable": unreadable}, indent=2) + "\n")
@@ -283,11 +351,13 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
 
 
 def _detector(weights: str | Path | None, model_config: str | None,
-              device: torch.device | str, iou_threshold: float) -> tuple[Detector, Path]:
+              device: torch.device | str, iou_threshold: float,
+              second_look: bool) -> tuple[Detector, Path]:
     """The detector to read with, and the checkpoint it came from (the shipped one when
     ``weights`` is None), checked against ``model_config`` when that is given."""
     weights = Path(weights) if weights is not None else SHIPPED_WEIGHTS
-    detector = Detector.from_pretrained(weights, device, iou_threshold=iou_threshold)
+    detector = Detector.from_pretrained(weights, device, iou_threshold=iou_threshold,
+                                        second_look=second_look)
     if model_config is not None and load_config(model_config) != detector.model.config:
         raise ImageError(f"--model_config {model_config} is not the config {weights} was "
                          "trained with; leave --model_config out (the checkpoint carries "
