@@ -128,3 +128,14 @@ def test_the_readme_layout_names_every_module():
     folders = {f"{path.name}/" for path in PACKAGE.iterdir()
                if path.is_dir() and (path / "__init__.py").is_file()}
     assert modules | folders <= listed, sorted((modules | folders) - listed)
+
+
+def test_no_function_runs_past_forty_lines():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > 40:
+                    long.append(f"{path.relative_to(PACKAGE)}:{node.name} ({length} lines)")
+    assert not long, long

@@ -188,6 +188,18 @@ def test_every_command_refuses_the_same_bad_rows_with_their_line(tmp_path, capsy
     assert str(path) in message and expected in message
 
 
+@pytest.mark.parametrize(("line", "expected"), [
+    ("[1, 2]", "line 1: missing file, bbox, label"),
+    ('{"file": null, "bbox": [], "label": []}', "line 1: file None must be a path in quotes"),
+    ('{"file": "img0.png", "bbox": [[1, 1, 5, 10]]', "line 1: not valid JSON"),
+])
+def test_a_line_that_is_no_record_is_named(tmp_path, capsys, line, expected):
+    path = _jsonl(tmp_path / "photos", [])
+    path.write_text(line + "\n")
+    assert main(["data", "--dataset", str(path)]) == 2
+    assert f"{path}, {expected}" in _error(capsys)
+
+
 def test_an_absolute_image_path_in_a_jsonl_file_is_read(tmp_path, capsys):
     photos = tmp_path / "photos"
     path = _jsonl(photos, [{"file": str(photos / "img0.png"), "bbox": [[1, 1, 5, 10]],

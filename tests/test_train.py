@@ -249,3 +249,29 @@ def test_the_readmes_resume_command_continues_the_run_as_it_was(tmp_path, monkey
     assert resumed["train_config"]["num_epochs"] == 3 and resumed["training"]["epoch"] == 3
     for name, value in straight["model"].items():
         assert torch.equal(value, resumed["model"][name]), name
+
+
+@pytest.mark.slow
+def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
+    from yolo_smol.cli import main
+    from yolo_smol.training.model_card import write_model_card
+
+    folder = _jsonl_folder(tmp_path / "photos", {"train": 16, "test": 8})
+    command = ["train", "--dataset", str(folder), "--num_epochs", "2", "--batch_size", "8",
+               "--eval_every", "1", "--device", "cpu", "--workers", "1",
+               "--save_dir", str(tmp_path / "run")]
+    assert main(command) == 0
+    card = write_model_card(tmp_path / "run", tmp_path / "shipped" / "w.pt", "yolo-smol train",
+                            90.0)
+    assert load_model(tmp_path / "shipped" / "w.pt").config == load_config("smol")
+    assert "training" not in torch.load(tmp_path / "shipped" / "w.pt", weights_only=True)
+    written = json.loads((tmp_path / "shipped" / "w.json").read_text())
+    assert json.dumps(written) == json.dumps(card)  # (as text: a digit never seen is NaN)
+    assert list(card)[:5] == ["weights", "command", "model_config", "data", "training"]
+    assert card["command"] == "yolo-smol train" and card["wall_time_minutes"] == 1.5
+    assert card["data"]["dataset"] == str(folder) and card["training"]["num_epochs"] == 2
+    assert card["epoch_of_these_weights"] in (1, 2)
+    assert card["test_split"].endswith("8 images")
+    assert 0 <= card["test_metrics"]["mAP@0.5"] <= 1
+    assert (tmp_path / "shipped" / "w.metrics.csv").read_text() == (
+        tmp_path / "run" / "metrics.csv").read_text()

@@ -369,13 +369,7 @@ def _run_summary(args: argparse.Namespace) -> None:
 def _run_anchors(args: argparse.Namespace) -> None:
     import torch
 
-    from yolo_smol.anchors.kmeans import (
-        anchor_fitness,
-        box_shapes,
-        kmeans_anchors,
-        read_box_csv,
-        refit_config,
-    )
+    from yolo_smol.anchors.kmeans import anchor_fitness, kmeans_anchors, refit_config
     from yolo_smol.config import load_config
     from yolo_smol.outputs import writable_file
 
@@ -386,14 +380,7 @@ def _run_anchors(args: argparse.Namespace) -> None:
         config = load_config(args.model_config or "smol")
     if args.write_config:
         writable_file(args.write_config, "--write_config", (".json",))
-    if args.boxes:
-        shapes, origin = read_box_csv(args.boxes), args.boxes
-    else:
-        from yolo_smol.data.sources import load_dataset_source
-
-        dataset = load_dataset_source(args.dataset, args.split, num_images=args.num_images,
-                                      seed=args.seed)
-        shapes, origin = box_shapes(dataset), f"{args.dataset} ({args.split})"
+    shapes, origin = _box_shapes(args)
     result = kmeans_anchors(shapes, args.k, restarts=args.restarts, seed=args.seed,
                             recall_threshold=args.recall_threshold)
     print(f"{len(shapes):,} boxes from {origin}; k={args.k}, {args.restarts} restarts")
@@ -409,6 +396,19 @@ def _run_anchors(args: argparse.Namespace) -> None:
     if args.write_config:
         refit_config(config, result.anchors).save(args.write_config)
         print(f"wrote {args.write_config}")
+
+
+def _box_shapes(args: argparse.Namespace):
+    """``(N, 2)`` box shapes from ``--boxes`` or the dataset, and where they came from."""
+    from yolo_smol.anchors.kmeans import box_shapes, read_box_csv
+
+    if args.boxes:
+        return read_box_csv(args.boxes), args.boxes
+    from yolo_smol.data.sources import load_dataset_source
+
+    dataset = load_dataset_source(args.dataset, args.split, num_images=args.num_images,
+                                  seed=args.seed)
+    return box_shapes(dataset), f"{args.dataset} ({args.split})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -99,37 +99,45 @@ def load_jsonl(path: str | Path) -> datasets.Dataset:
     path = Path(path)
     images, digits = [], []
     for line_number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {line_number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataSourceError(f"{where}: not valid JSON ({error.msg})") from None
-        missing = [key for key in ("file", "bbox", "label") if key not in record]
-        if missing:
-            raise DataSourceError(f"{where}: missing {', '.join(missing)}; each line needs "
-                                  '{"file": ..., "bbox": [[x, y, w, h], ...], "label": [...]}')
-        image_path = path.parent / record["file"]  # an absolute "file" stays as it is
-        if not image_path.is_file():
-            raise DataSourceError(f"{where}: image {record['file']!r} not found "
-                                  f"(looked for {image_path})")
-        problem = digits_problem({"bbox": record["bbox"], "label": record["label"]})
-        if problem:
-            raise DataSourceError(f"{where}: {problem}")
-        image = {"bytes": image_path.read_bytes(), "path": str(image_path)}
-        try:
-            read_image_size(image)  # the header only: a file that is no image fails here
-        except ImageDataError as error:
-            raise DataSourceError(f"{where}: {error}") from None
-        images.append(image)
-        digits.append({"bbox": record["bbox"], "label": record["label"]})
+        if line.strip():
+            image, row_digits = _read_line(line, f"{path}, line {line_number}", path.parent)
+            images.append(image)
+            digits.append(row_digits)
     try:
         return datasets.Dataset.from_dict({"image": images, "digits": digits},
                                           features=SVHN_FEATURES)
     except (ValueError, TypeError) as error:
         raise DataSourceError(f"{path}: a box or label does not fit the SVHN schema "
                               f"({error}); boxes are [x, y, w, h], labels 0 to 9") from None
+
+
+def _read_line(line: str, where: str, folder: Path) -> tuple[dict, dict]:
+    """One line of a JSON-lines file: the image entry (its bytes, checked to be an image)
+    and the digits, checked against the schema; ``where`` names the line in errors."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise DataSourceError(f"{where}: not valid JSON ({error.msg})") from None
+    keys = ("file", "bbox", "label")
+    if not isinstance(record, dict) or any(key not in record for key in keys):
+        missing = [key for key in keys if not isinstance(record, dict) or key not in record]
+        raise DataSourceError(f"{where}: missing {', '.join(missing)}; each line needs "
+                              '{"file": ..., "bbox": [[x, y, w, h], ...], "label": [...]}')
+    if not isinstance(record["file"], str):
+        raise DataSourceError(f"{where}: file {record['file']!r} must be a path in quotes")
+    image_path = folder / record["file"]  # an absolute "file" stays as it is
+    if not image_path.is_file():
+        raise DataSourceError(f"{where}: image {record['file']!r} not found "
+                              f"(looked for {image_path})")
+    problem = digits_problem({"bbox": record["bbox"], "label": record["label"]})
+    if problem:
+        raise DataSourceError(f"{where}: {problem}")
+    image = {"bytes": image_path.read_bytes(), "path": str(image_path)}
+    try:
+        read_image_size(image)  # the header only: a file that is no image fails here
+    except ImageDataError as error:
+        raise DataSourceError(f"{where}: {error}") from None
+    return image, {"bbox": record["bbox"], "label": record["label"]}
 
 
 def _check_schema(dataset: datasets.Dataset, origin: str) -> datasets.Dataset:

@@ -34,14 +34,24 @@ def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str
     write_checkpoint(checkpoint_payload(load_config(best["model_config"]), best["model"],
                                         train_config=best["train_config"]), weights_path)
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
-    evaluated = [row for row in rows if row["map"]]
-    best_row = max(evaluated, key=lambda row: float(row["map"]))
+    best_row = max((row for row in rows if row["map"]), key=lambda row: float(row["map"]))
     train_config = best["train_config"]
-    final = _score(weights_path, train_config)
-    card = {
-        "weights": weights_path.name,
-        "command": command,
-        "model_config": best["model_config"],
+    card = {"weights": weights_path.name, "command": command,
+            "model_config": best["model_config"],
+            **_recipe(train_config, seconds, int(best_row["epoch"])),
+            **_test_figures(_score(weights_path, train_config), train_config)}
+    if real_photos is not None:
+        card["real_photos"] = _score_real(weights_path, Path(real_photos),
+                                          train_config["confidence_threshold"]
+                                          if "confidence_threshold" in train_config else 0.25)
+    weights_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    shutil.copy(run_dir / "metrics.csv", weights_path.with_suffix(".metrics.csv"))
+    return card
+
+
+def _recipe(train_config: dict, seconds: float, epoch: int) -> dict:
+    """What the card says of how the weights were made: data, settings, time, machine."""
+    return {
         "data": {"dataset": train_config["dataset"], "train_images": train_config["num_train"]
                  or f"all ({SPLIT_SIZES['train']:,})", "test_images": train_config["num_test"]
                  or f"all ({SPLIT_SIZES['test']:,})",
@@ -51,7 +61,13 @@ def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str
             "ema", "box_loss")},
         "wall_time_minutes": round(seconds / 60, 1),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, CPU only",
-        "epoch_of_these_weights": int(best_row["epoch"]),
+        "epoch_of_these_weights": epoch,
+    }
+
+
+def _test_figures(final, train_config: dict) -> dict:
+    """The card's figures on the generated test split (an ``EvaluationResult``)."""
+    return {
         "test_split": f"{train_config['dataset']} test, {final.num_images:,} images",
         "test_metrics": {"mAP@0.5": round(final.metrics.ap50, 4),
                          "mAP@0.5:0.95": round(final.metrics.map, 4),
@@ -59,13 +75,6 @@ def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str
                          "AP@0.5:0.95 per digit": [round(ap, 4) for ap in
                                                    final.metrics.per_class_ap]},
     }
-    if real_photos is not None:
-        card["real_photos"] = _score_real(weights_path, Path(real_photos),
-                                          train_config["confidence_threshold"]
-                                          if "confidence_threshold" in train_config else 0.25)
-    weights_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    shutil.copy(run_dir / "metrics.csv", weights_path.with_suffix(".metrics.csv"))
-    return card
 
 
 def _score(weights_path: Path, train_config: dict):
