@@ -8,7 +8,7 @@ CELL_TIMEOUT ?= 600
 CHAPTERS := $(sort $(wildcard book/*.ipynb))
 BOOK := $(BIN)/jupyter-book build . --all -W -n --keep-going --toc _toc.yml
 
-.PHONY: all setup book book-html test notebooks lint clean weights
+.PHONY: all setup book book-html test notebooks lint clean weights lab
 
 all: book
 
@@ -41,6 +41,11 @@ test: $(STAMP)
 # Re-execute every chapter in place, so the committed outputs match the package.
 notebooks: $(STAMP)
 	$(BIN)/jupyter execute --inplace --timeout=$(CELL_TIMEOUT) $(CHAPTERS)
+
+# Work through the chapters in JupyterLab (installed into the environment on first use).
+lab: $(STAMP)
+	test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install --quiet jupyterlab
+	$(BIN)/jupyter lab book/
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

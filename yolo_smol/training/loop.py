@@ -131,10 +131,11 @@ def _train_epoch(run: _Run, data: PreparedData, config: TrainConfig, loss_config
     warmup = round(config.warmup_epochs * run.steps_per_epoch)
     sums = dict.fromkeys(LOSS_TERMS, 0.0)
     seen, start = 0, time.perf_counter()
-    # At most one refresh a second: in a notebook every refresh is a message, and a flood of
-    # them can overrun the channel that headless runners (nbval) read.
+    # Only on a terminal (disable=None): in a notebook or a log file every refresh would be
+    # one more line; there the one summary line per epoch says it all. At most one refresh
+    # a second.
     bar = tqdm(total=run.steps_per_epoch, desc=f"epoch {run.epoch + 1}/{config.num_epochs}",
-               leave=False, dynamic_ncols=True, mininterval=1.0)
+               leave=False, dynamic_ncols=True, mininterval=1.0, disable=None)
     for images, targets in iterate_batches(data, config.batch_size, generator=generator,
                                            drop_last=True):
         if config.data_augment:
