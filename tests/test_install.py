@@ -8,6 +8,7 @@ is the wheel's.
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -85,3 +86,32 @@ def test_the_examples_are_read_as_recorded():
     for name, reading in zip(names, readings, strict=True):
         assert reading.number == misread.get(name, numbers[name]), name
     assert len(misread) <= 1  # the examples show right readings, with one hard case
+
+
+@pytest.mark.slow  # about a minute: a whole chapter
+def test_a_chapter_runs_from_the_wheel_outside_the_repository(wheel, tmp_path):
+    """The NMS/mAP chapter (it loads the shipped detector) as a learner outside a clone runs
+    it: the package installed from the wheel into a clean environment, no repository
+    files at hand. Its code cells run in order as one script (matplotlib without a screen)."""
+    import nbformat
+
+    environment = tmp_path / "clean"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment)],
+                   check=True)
+    python = environment / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
+                    "--no-deps", "--quiet", str(wheel)], check=True)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path("
+                           "'purelib'))"], check=True, capture_output=True, text=True)
+    (Path(site.stdout.strip()) / "dependencies.pth").write_text(
+        sysconfig.get_path("purelib") + "\n")
+    chapter = nbformat.read(REPO / "book" / "07_nms_map.ipynb", as_version=4)
+    script = "\n\n".join(cell.source for cell in chapter.cells if cell.cell_type == "code")
+    work = tmp_path / "learner"
+    work.mkdir()
+    (work / "chapter.py").write_text(script)
+    run = subprocess.run([str(python), "chapter.py"], cwd=work, capture_output=True, text=True,
+                         env={**os.environ, "MPLBACKEND": "Agg",
+                              "HF_DATASETS_CACHE": str(tmp_path / "cache")}, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "COCOeval: mAP@0.5:0.95" in run.stdout
