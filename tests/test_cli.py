@@ -232,3 +232,19 @@ def test_an_unknown_split_is_refused_before_any_work(capsys):
         main(["data", "--split", "validation"])
     assert stop.value.code == 2
     assert "invalid choice: 'validation'" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    for index in range(3):
+        Image.new("RGB", (60, 30), "white").save(tmp_path / f"p{index}.png")
+    # `true` reads nothing and exits at once: every line detect prints meets a closed pipe.
+    command = (f"{sys.executable} -m yolo_smol detect --image_path {tmp_path} --save_dir "
+               f"{tmp_path / 'out'} --device cpu | true")
+    run = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+    assert run.returncode == 0 and "BrokenPipeError" not in run.stderr, run.stderr
+    assert (tmp_path / "out" / "readings.json").is_file()  # the work itself was done
