@@ -42,3 +42,18 @@ def test_summary_leaves_the_training_mode_alone():
     model = YoloSmol(load_config("smol")).train()
     summarize(model)
     assert model.training
+
+
+def test_the_network_diagram_follows_the_config_and_the_forward_pass():
+    from yolo_smol.model.summary import network_blocks
+
+    model = YoloSmol(load_config("smol128x64"))
+    blocks, arrows = network_blocks(model)
+    texts = [block.text.replace("\n", " | ") for block in blocks]
+    assert texts[0] == "input | 3 x 64 x 128"
+    assert texts[5] == "Downsample | 64 x 8 x 16"                # the last stage
+    assert texts[6] == "head 0 (stride 8) | 1 x 8 x 16 x 15"     # under it
+    assert texts[7] == "head 1 (stride 4) | 1 x 16 x 32 x 15"
+    assert (blocks[6].column, blocks[7].column) == (blocks[5].column, blocks[4].column)
+    # The backbone is a chain; each head reads its stage; head 1 also gets head 0's route.
+    assert arrows == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (4, 7), (6, 7)]

@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from yolo_smol.config import input_size
 from yolo_smol.model.yolo import YoloSmol
 
-__all__ = ["LayerRow", "ModelSummary", "summarize", "count_macs"]
+__all__ = ["LayerRow", "ModelSummary", "summarize", "count_macs", "network_blocks", "plot_network"]
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,77 @@ def summarize(model: YoloSmol, image_size: int | tuple[int, int] | None = None,
                  for name, description, module in described)
     total = sum(p.numel() for p in model.parameters())
     return ModelSummary(rows=rows, num_params=total, macs_per_image=macs, image_size=image_size)
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One box of the network diagram: its text and where it sits (column, row)."""
+
+    text: str
+    column: float
+    row: int
+
+
+def network_blocks(model: YoloSmol) -> tuple[list[_Block], list[tuple[int, int]]]:
+    """The diagram of ``model`` as boxes and arrows (pairs of box indices), from a forward
+    pass of one zero image: the input, every backbone layer with its output shape, and for
+    each head (coarsest first) the upsample-and-concatenate path and the raw output."""
+    width, height = model.config.input_size
+    with torch.no_grad():
+        images = torch.zeros(1, 3, height, width)
+        stages = model.backbone(images)  # finest first
+        outputs = model(images)
+    blocks, arrows = [_Block(f"input\n3 x {height} x {width}", 0, 0)], []
+    size = (height, width)
+    for index, layer in enumerate(model.config.backbone_layers):
+        if layer.type == "Downsample":
+            size = (size[0] // 2, size[1] // 2)
+            text = f"Downsample\n{layer.out_channels} x {size[0]} x {size[1]}"
+        else:
+            text = f"Residual x{layer.num_blocks}\n{layer.channels} x {size[0]} x {size[1]}"
+        blocks.append(_Block(text, index + 1, 0))
+        arrows.append((index, index + 1))
+    # Stage k (finest first) ends with layer stage_ends[k]: block stage_ends[k] + 1.
+    stage_block = {k: end + 1 for k, end in enumerate(model.backbone.stage_ends)}
+    previous_head = None
+    for head, raw in enumerate(outputs):
+        stage = len(stages) - 1 - head
+        column = blocks[stage_block[stage]].column
+        _, anchors, rows, columns, values = raw.shape
+        blocks.append(_Block(f"head {head} (stride {model.strides[head]})\n"
+                             f"{anchors} x {rows} x {columns} x {values}", column, 1 + head))
+        arrows.append((stage_block[stage], len(blocks) - 1))
+        if previous_head is not None:  # the route of the coarser head, upsampled, joins in
+            arrows.append((previous_head, len(blocks) - 1))
+        previous_head = len(blocks) - 1
+    return blocks, arrows
+
+
+def plot_network(model: YoloSmol):
+    """A matplotlib figure of ``model``: backbone left to right, the heads below the stages
+    they read, arrows for the data flow (the arrow between heads is the 1x1 conv, the
+    upsampling by 2 and the concatenation with the finer stage). Shapes are C x H x W for
+    one image; head outputs A x S_h x S_w x (5 + C)."""
+    import matplotlib.pyplot as plt
+
+    blocks, arrows = network_blocks(model)
+    columns = max(block.column for block in blocks) + 1
+    rows = max(block.row for block in blocks) + 1
+    figure, ax = plt.subplots(figsize=(1.9 * columns, 1.25 * rows + 0.4))
+    for block in blocks:
+        colour = "#dbe9f6" if block.row == 0 else "#fde2c8"
+        ax.text(block.column, -block.row, block.text, ha="center", va="center", fontsize=8,
+                bbox={"boxstyle": "round,pad=0.4", "fc": colour, "ec": "0.4"})
+    for start, end in arrows:
+        a, b = blocks[start], blocks[end]
+        ax.annotate("", xy=(b.column - 0.45 * (b.row == a.row), -b.row + 0.28 * (b.row != a.row)),
+                    xytext=(a.column + 0.45 * (b.row == a.row), -a.row - 0.28 * (b.row != a.row)),
+                    arrowprops={"arrowstyle": "->", "color": "0.3"})
+        if a.row > 0:  # head to head: the upsample path
+            ax.text((a.column + b.column) / 2 + 0.3, -(a.row + b.row) / 2 - 0.1,
+                    "1x1 conv,\nupsample x2,\nconcatenate", fontsize=7, color="0.3",
+                    va="center")
+    ax.set(xlim=(-0.6, columns - 0.4), ylim=(-rows + 0.4, 0.6))
+    ax.axis("off")
+    figure.tight_layout()
+    return figure
