@@ -157,3 +157,18 @@ def test_a_batch_of_detections_and_its_per_image_views_agree():
     keep = found.scores > 0.3
     assert found.select(keep).num_images == 5
     assert found.select(keep).num_detections == int(keep.sum())
+
+
+def test_digits_off_the_numbers_row_or_size_are_left_out_of_the_reading():
+    from yolo_smol.detection.postprocess import on_one_line
+
+    row = [[10.0, 10, 20, 40], [22.0, 11, 32, 41], [34.0, 9, 44, 39]]  # three digits, 30 px
+    boxes = torch.tensor(row + [[50.0, 60, 60, 90],    # a digit's size, but below the row
+                                [70.0, 20, 74, 28],    # on the row, far too small
+                                [80.0, 0, 100, 80]])   # on the row, far too tall
+    assert on_one_line(boxes).tolist() == [True] * 3 + [False] * 3
+    assert on_one_line(torch.tensor(row)).all()
+    assert on_one_line(torch.tensor(row[:1])).tolist() == [True]
+    assert on_one_line(torch.zeros(0, 4)).shape == (0,)
+    # Two digits: the median is their mean, so both stay unless they differ by a lot.
+    assert on_one_line(torch.tensor([[0.0, 0, 10, 30], [12.0, 2, 22, 30]])).all()

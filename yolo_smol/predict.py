@@ -3,7 +3,8 @@
 A photo goes through exactly what a training image went through (decoded to RGB, then
 ``yolo_smol.data.prepare.squash`` to S x S, as in ``yolo_smol.data.prepare.prepare``), then
 the model, then ``detect`` with the photo's own size (boxes come back in its pixels), then
-one digit per place, read left to right.
+one digit per place, the digits on the number's row (``on_one_line``), read left to right;
+the ``Detector`` then looks again in a crop framed around what it found.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from yolo_smol.config import input_size, load_config
 from yolo_smol.data import svhn
 from yolo_smol.data.prepare import squash
 from yolo_smol.detection.metrics import read_number
-from yolo_smol.detection.postprocess import Detections, detect, one_digit_per_place
+from yolo_smol.detection.postprocess import (
+    Detections,
+    detect,
+    on_one_line,
+    one_digit_per_place,
+)
 from yolo_smol.device import choose_device, evaluation_copy
 from yolo_smol.model.checkpoint import load_model
 from yolo_smol.model.yolo import YoloSmol
@@ -130,6 +136,7 @@ def _read_batch(model: YoloSmol, images: list[Image.Image], confidence_threshold
         confidence_threshold, overlap_threshold)
     readings = []
     for image, digits in zip(images, found, strict=True):
+        digits = digits.select(on_one_line(digits.boxes_xyxy))
         centres = (digits.boxes_xyxy[:, 0] + digits.boxes_xyxy[:, 2]) / 2
         order = torch.argsort(centres, stable=True)  # left to right
         digits = Detections.of_image(digits.boxes_xyxy[order], digits.scores[order],

@@ -21,7 +21,7 @@ from yolo_smol.detection.nms import dense_batched_nms
 from yolo_smol.grouped import pad_by_group
 
 __all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place",
-           "one_per_place_mask"]
+           "one_per_place_mask", "on_one_line"]
 
 
 @dataclass(frozen=True)
@@ -224,6 +224,29 @@ def one_digit_per_place(detections: Detections, confidence_threshold: float = 0.
     return confident.select(one_per_place_mask(confident.image, confident.boxes_xyxy,
                                                confident.scores, confident.num_images,
                                                overlap_threshold))
+
+
+def on_one_line(boxes_xyxy: torch.Tensor, height_range: tuple[float, float] = (2 / 3, 3 / 2),
+                centre_offset: float = 0.5) -> torch.Tensor:
+    """``(D,)`` bool: the digits of one image that sit on its number's line.
+
+    The digits of a house number are written in one row and one size. A detection much
+    taller or shorter than the median digit, or off the row (its centre further than
+    ``centre_offset`` median heights from the median centre), is a brick joint, a window
+    bar or a digit of some other sign, and is left out of the reading. With fewer than
+    three digits the median is one of them, so the rule only drops clear outliers.
+
+    Args:
+        boxes_xyxy: ``(D, 4)`` the image's digits (one per place).
+        height_range: the kept heights, as multiples of the median height.
+    """
+    if boxes_xyxy.shape[0] < 2:
+        return torch.ones(boxes_xyxy.shape[0], dtype=torch.bool)
+    heights = boxes_xyxy[:, 3] - boxes_xyxy[:, 1]
+    centres = (boxes_xyxy[:, 1] + boxes_xyxy[:, 3]) / 2
+    height, centre = heights.median(), centres.median()
+    return ((heights >= height_range[0] * height) & (heights <= height_range[1] * height)
+            & ((centres - centre).abs() <= centre_offset * height))
 
 
 def one_per_place_mask(image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: torch.Tensor,
