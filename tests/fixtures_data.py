@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import datasets
@@ -10,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from yolo_smol.data.schema import SVHN_FEATURES
+from yolo_smol.data.synthetic import make_synthetic
 
 # Like SVHN's features, but the label is a plain integer, as a user's parquet file may
 # hold it: so that a label outside 0 to 9 can reach the checks at all.
@@ -56,4 +58,18 @@ def write_hub_layout(root: Path, splits: dict[str, datasets.Dataset]) -> Path:
         "---\nconfigs:\n- config_name: full_numbers\n  data_files:\n" + data_files + "\n"
         "- config_name: cropped_digits\n  data_files:\n  - split: train\n"
         "    path: cropped_digits/train-*\n---\n")
+    return root
+
+
+def jsonl_folder(root: Path, counts: dict[str, int]) -> Path:
+    """A folder of photos with train.jsonl and test.jsonl, as a user's own data would be."""
+    root.mkdir()
+    for split, count in counts.items():
+        lines = []
+        for index, row in enumerate(make_synthetic(count, seed=3, split=split)):
+            name = f"{split}_{index}.png"
+            row["image"].save(root / name)
+            lines.append(json.dumps({"file": name, "bbox": row["digits"]["bbox"],
+                                     "label": row["digits"]["label"]}))
+        (root / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
     return root

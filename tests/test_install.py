@@ -35,6 +35,21 @@ def wheel(tmp_path_factory) -> Path:
     return next(folder.glob("yolo_smol-*.whl"))
 
 
+def _clean_environment(wheel: Path, environment: Path) -> Path:
+    """A new virtual environment with the wheel installed; its dependencies come from this
+    environment's site-packages by a path entry (see the module's docstring)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment)],
+                   check=True)
+    python = environment / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
+                    "--no-deps", "--quiet", str(wheel)], check=True)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path("
+                           "'purelib'))"], check=True, capture_output=True, text=True)
+    (Path(site.stdout.strip()) / "dependencies.pth").write_text(
+        sysconfig.get_path("purelib") + "\n")
+    return environment
+
+
 def test_the_wheel_holds_the_weights_configs_and_model_cards(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("smol128x64", "smol"):
@@ -47,16 +62,8 @@ def test_the_wheel_holds_the_weights_configs_and_model_cards(wheel):
 
 
 def test_a_clean_environment_reads_an_example_photo_outside_the_repository(wheel, tmp_path):
-    environment = tmp_path / "clean"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment)],
-                   check=True)
+    environment = _clean_environment(wheel, tmp_path / "clean")
     python = environment / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
-                    "--no-deps", "--quiet", str(wheel)], check=True)
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path("
-                           "'purelib'))"], check=True, capture_output=True, text=True)
-    (Path(site.stdout.strip()) / "dependencies.pth").write_text(
-        sysconfig.get_path("purelib") + "\n")
     work = tmp_path / "elsewhere"
     work.mkdir()
     shutil.copy(EXAMPLES / "house_1.jpg", work / "door.jpg")
@@ -95,16 +102,8 @@ def test_a_chapter_runs_from_the_wheel_outside_the_repository(wheel, tmp_path):
     files at hand. Its code cells run in order as one script (matplotlib without a screen)."""
     import nbformat
 
-    environment = tmp_path / "clean"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment)],
-                   check=True)
+    environment = _clean_environment(wheel, tmp_path / "clean")
     python = environment / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
-                    "--no-deps", "--quiet", str(wheel)], check=True)
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path("
-                           "'purelib'))"], check=True, capture_output=True, text=True)
-    (Path(site.stdout.strip()) / "dependencies.pth").write_text(
-        sysconfig.get_path("purelib") + "\n")
     chapter = nbformat.read(REPO / "book" / "07_nms_map.ipynb", as_version=4)
     script = "\n\n".join(cell.source for cell in chapter.cells if cell.cell_type == "code")
     work = tmp_path / "learner"

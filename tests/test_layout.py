@@ -24,7 +24,7 @@ ALLOWED = {
     "outputs": {"errors"},
     "photos": {"errors"},
     "export": {"errors", "model"},
-    "data": {"errors", "config", "boxes", "grouped", "data"},
+    "data": {"errors", "config", "boxes", "grouped", "photos", "data"},
     "anchors": {"errors", "config", "boxes", "outputs", "data", "anchors"},
     "model": {"errors", "config", "boxes", "model"},
     "detection": {"errors", "config", "boxes", "grouped", "detection"},

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.fixtures_data import jsonl_folder
 from yolo_smol.cli import main
-from yolo_smol.data.synthetic import make_synthetic
 
 
 def _error(capsys) -> str:
@@ -60,16 +60,7 @@ def _jsonl(root: Path, rows: list[dict], name: str = "labels.jsonl") -> Path:
 
 
 def _small_run_flags(tmp_path: Path) -> list[str]:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for split, count in (("train", 16), ("test", 8)):
-        lines = []
-        for index, row in enumerate(make_synthetic(count, seed=3, split=split)):
-            row["image"].save(folder / f"{split}_{index}.png")
-            lines.append(json.dumps({"file": f"{split}_{index}.png",
-                                     "bbox": row["digits"]["bbox"],
-                                     "label": row["digits"]["label"]}))
-        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    folder = jsonl_folder(tmp_path / "photos", {"train": 16, "test": 8})
     return ["--dataset", str(folder), "--num_epochs", "1", "--batch_size", "8",
             "--device", "cpu", "--workers", "1"]
 

@@ -5,6 +5,7 @@ from dataclasses import asdict, replace
 import pytest
 import torch
 
+from tests.fixtures_data import jsonl_folder
 from yolo_smol import load_config, load_model
 from yolo_smol.data.prepare import prepare
 from yolo_smol.data.synthetic import make_synthetic
@@ -164,26 +165,12 @@ def test_a_settings_object_that_exists_is_valid():
         replace(TrainConfig(), eval_every=0)
 
 
-def _jsonl_folder(root, counts: dict[str, int]):
-    """A folder of photos with train.jsonl and test.jsonl, as a user's own data would be."""
-    root.mkdir()
-    for split, count in counts.items():
-        lines = []
-        for index, row in enumerate(make_synthetic(count, seed=3, split=split)):
-            name = f"{split}_{index}.png"
-            row["image"].save(root / name)
-            lines.append(json.dumps({"file": name, "bbox": row["digits"]["bbox"],
-                                     "label": row["digits"]["label"]}))
-        (root / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
-    return root
-
-
 @pytest.mark.slow
 def test_fine_tuning_starts_from_the_given_weights(tmp_path, capsys):
     from yolo_smol import YoloSmol, save_model
     from yolo_smol.training.loop import run_training
 
-    folder = _jsonl_folder(tmp_path / "photos", {"train": 16, "test": 8})
+    folder = jsonl_folder(tmp_path / "photos", {"train": 16, "test": 8})
     torch.manual_seed(123)
     start = YoloSmol(load_config("smol"))
     save_model(start, tmp_path / "start.pt")
@@ -215,7 +202,7 @@ def test_fine_tuning_refuses_a_model_config_that_is_not_the_checkpoints(tmp_path
 def test_one_annotation_file_for_train_and_test_is_said(tmp_path, capsys):
     from yolo_smol.training.loop import run_training
 
-    folder = _jsonl_folder(tmp_path / "photos", {"train": 16})
+    folder = jsonl_folder(tmp_path / "photos", {"train": 16})
     config = TrainConfig(dataset=str(folder / "train.jsonl"), num_epochs=1, batch_size=8,
                          device="cpu", save_dir=str(tmp_path / "run"), workers=1)
     run_training("smol", config)
@@ -235,7 +222,7 @@ def test_the_readmes_resume_command_continues_the_run_as_it_was(tmp_path, monkey
     """`yolo-smol train --resume DIR`, typed as the README shows it, keeps every setting."""
     from yolo_smol.cli import main
 
-    folder = _jsonl_folder(tmp_path / "photos", {"train": 64, "test": 16})
+    folder = jsonl_folder(tmp_path / "photos", {"train": 64, "test": 16})
     common = ["--dataset", str(folder), "--num_epochs", "3", "--batch_size", "16",
               "--eval_every", "3", "--device", "cpu", "--workers", "1", "--lr", "3e-3"]
     assert main(["train", *common, "--save_dir", str(tmp_path / "straight")]) == 0
@@ -256,7 +243,7 @@ def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
     from yolo_smol.cli import main
     from yolo_smol.training.model_card import write_model_card
 
-    folder = _jsonl_folder(tmp_path / "photos", {"train": 16, "test": 8})
+    folder = jsonl_folder(tmp_path / "photos", {"train": 16, "test": 8})
     command = ["train", "--dataset", str(folder), "--num_epochs", "2", "--batch_size", "8",
                "--eval_every", "1", "--device", "cpu", "--workers", "1",
                "--save_dir", str(tmp_path / "run")]

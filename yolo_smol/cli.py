@@ -155,7 +155,7 @@ def _run_detect(args: argparse.Namespace) -> None:
     from yolo_smol.device import choose_device
     from yolo_smol.predict import ImageError, detect_images
 
-    report = detect_images(args.image_path, _writable_folder(args.save_dir), args.weights,
+    report = detect_images(args.image_path, args.save_dir, args.weights,
                            args.model_config, args.confidence_threshold, args.iou_threshold,
                            _device(args.device, choose_device), args.second_look)
     for message in report.unreadable:

@@ -7,7 +7,6 @@ first, with the same two functions, and says which flag to change.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -61,9 +60,7 @@ def writable_file(path: str | Path, flag: str, suffixes: tuple[str, ...] = ()) -
     if not folder.is_dir():
         raise OutputError(f"{flag} {path}: the folder {folder} does not exist; create it "
                           "first")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"{flag} {path}: the folder {folder} cannot be written")
-    try:
+    try:  # only writing tells, as for folders above
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:

@@ -112,12 +112,10 @@ def read_numbers(model: YoloSmol, images: list[Image.Image],
         overlap_threshold: detections of any class overlapping more than this are one
             place (see :func:`yolo_smol.detection.postprocess.one_digit_per_place`).
     """
-    model = evaluation_copy(model, device)  # the caller's model is left as it was
-    readings = []
-    for start in range(0, len(images), batch_size):
-        readings += _read_batch(model, images[start:start + batch_size], confidence_threshold,
-                                iou_threshold, overlap_threshold)
-    return readings
+    # One look, as the Detector reads without its second; the caller's model is left as it was.
+    detector = Detector(model, device, iou_threshold, overlap_threshold, batch_size,
+                        second_look=False)
+    return detector._read(list(images), confidence_threshold)
 
 
 def _read_batch(model: YoloSmol, images: list[Image.Image], confidence_threshold: float,

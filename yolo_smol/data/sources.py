@@ -23,6 +23,7 @@ from yolo_smol.data.schema import (
 from yolo_smol.data.svhn import SPLIT_SIZES
 from yolo_smol.data.synthetic import load_synthetic
 from yolo_smol.errors import YoloSmolError
+from yolo_smol.photos import IMAGE_SUFFIXES
 
 __all__ = ["DataSourceError", "SVHN_REPO", "SVHN_CONFIG", "hub_reachable", "load_svhn",
            "load_jsonl", "load_dataset_source"]
@@ -182,7 +183,7 @@ def _load_path(path: Path, split: str) -> datasets.Dataset:
         in_split = [f for f in files if split in f.relative_to(path).as_posix()]
         return _load_parquet(in_split or files, path)
     if path.is_file():
-        kind = ("an image" if path.suffix.lower() in _IMAGE_SUFFIXES
+        kind = ("an image" if path.suffix.lower() in IMAGE_SUFFIXES
                 else f"a {path.suffix or 'extensionless'} file")
         raise DataSourceError(f"{path}: is {kind}; --dataset takes 'synthetic', 'svhn', or a "
                               "dataset: a JSON-lines file (.jsonl) of images and boxes, a "
@@ -190,9 +191,6 @@ def _load_path(path: Path, split: str) -> datasets.Dataset:
                               " (to read the numbers in photos, use yolo-smol detect)")
     raise DataSourceError(f"{path}: no such file or folder; --dataset takes 'synthetic', "
                           "'svhn', or a path to a saved dataset, parquet or JSON-lines file")
-
-
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 def _load_parquet(files: list[Path], origin: Path) -> datasets.Dataset:

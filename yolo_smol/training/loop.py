@@ -381,12 +381,13 @@ def run_training(model_config: ModelConfig | str | None,
         if config.init is not None:
             model_config, initial_weights = _initial_weights(config.init, model_config)
         model_config = load_config(model_config or "smol")
-        check_new_run(config.save_dir, exist_ok)  # before any data is loaded
+        folder = check_new_run(config.save_dir, exist_ok)  # before any data is loaded
     else:
         payload, model_config, config = _resumed(resume, model_config, config)
+        folder = writable_folder(config.save_dir)
     if config.image_size is not None and config.image_size != model_config.image_size:
         model_config = model_config.replace(image_size=config.image_size)
-    with holding_run_lock(writable_folder(config.save_dir)):
+    with holding_run_lock(folder):
         train_data, test_data = _training_data(config, model_config)
         return train(model_config, config, train_data, test_data, payload, initial_weights)
 
