@@ -1,7 +1,14 @@
 import torch
 
 from yolo_smol.config import load_config
-from yolo_smol.model.backbone import Backbone, Downsample, ResidualBlock, ResidualUnit
+from yolo_smol.model.backbone import (
+    Backbone,
+    Downsample,
+    ResidualBlock,
+    ResidualUnit,
+    fold_batch_norms,
+)
+from yolo_smol.model.yolo import YoloSmol
 
 
 def test_downsample_halves_resolution_and_uses_darknet_parts():
@@ -34,3 +41,25 @@ def test_stages_of_smol():
     assert backbone.stage_strides == (2, 4, 8)
     features = backbone(torch.zeros(1, 3, 32, 32))
     assert [tuple(f.shape) for f in features] == [(1, 16, 16, 16), (1, 32, 8, 8), (1, 64, 4, 4)]
+
+
+def test_folding_batch_norms_keeps_the_outputs_and_leaves_the_model_as_it_was():
+    model = YoloSmol(load_config("smol128x64"))
+    # BatchNorm statistics and affine terms far from their defaults, so that folding them
+    # wrongly (or not at all) shows in the outputs.
+    generator = torch.Generator().manual_seed(0)
+    for norm in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        for tensor in (norm.weight.data, norm.bias.data, norm.running_mean):
+            tensor.copy_(torch.randn(tensor.shape, generator=generator))
+        norm.running_var.copy_(torch.rand(norm.running_var.shape, generator=generator) + 0.5)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    folded = fold_batch_norms(model)
+    assert model.training and not folded.training
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 24
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    images = torch.rand(3, 3, 64, 128, generator=generator)
+    with torch.no_grad():
+        for ours, reference in zip(folded(images), model.eval()(images), strict=True):
+            torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-4)
