@@ -8,7 +8,7 @@ CELL_TIMEOUT ?= 600
 CHAPTERS := $(sort $(wildcard book/*.ipynb))
 BOOK := $(BIN)/jupyter-book build . --all -W -n --keep-going --toc _toc.yml
 
-.PHONY: all setup book book-html test notebooks lint clean weights lab
+.PHONY: all setup book book-html browser-check test notebooks lint clean weights lab
 
 all: book
 
@@ -32,6 +32,19 @@ book-html: $(STAMP)
 	mkdir -p _build
 	sed 's/^  execute_notebooks: force/  execute_notebooks: "off"/' _config.yml > _build/_config_committed.yml
 	$(BOOK) --config _build/_config_committed.yml
+
+# Every page of the built book in headless Chromium: missing pages, broken links and
+# anchors, images that do not load, cell errors, content wider than the text column; a
+# screenshot of each page in _build/screenshots. Needs Node.js 20 or later: npm fetches
+# the pinned Chromium build into browser_check/node_modules once. The self-test first
+# proves the check finds each kind of problem on a page broken on purpose.
+BROWSER_DEPS := browser_check/node_modules/.package-lock.json
+$(BROWSER_DEPS): browser_check/package-lock.json
+	cd browser_check && npm ci --no-audit --no-fund --silent
+
+browser-check: book-html $(BROWSER_DEPS)
+	node browser_check/selftest.mjs
+	node browser_check/check.mjs _build/html _build/screenshots
 
 # Unit tests, then every chapter under strict nbval against its committed outputs.
 test: $(STAMP)
