@@ -7,7 +7,8 @@ measuring only and never enter the repository). Prints
 - mAP@0.5, mAP@0.5:0.95 and whole-number accuracy, exactly as ``yolo-smol eval`` scores them
   (one look at each photo);
 - the share of photos the ``Detector`` reads exactly, as ``yolo-smol detect`` reads them
-  (with its second look unless ``--second_look 0``);
+  (with its search where the whole photo shows nothing, unless ``--search 0``, and its
+  second look, unless ``--second_look 0``);
 - an error breakdown of the digits read (above ``--confidence_threshold``, one per place),
   matched one to one with the true digits at IoU >= 0.5 (boxes in the photo's pixels):
   true digits missed, false digits per photo, digits found but misread;
@@ -43,7 +44,7 @@ DEV_SET = REPO.parent / "shared" / "svhn_real_dev" / "annotations.jsonl"
 HEIGHT_BINS = (0, 30, 40, 50, 70, 100, 150)  # px; the dev set is stratified on these
 COLUMNS = ("date", "label", "weights", "dataset", "photos", "map50", "map",
            "whole_number_accuracy", "missed_fraction", "false_per_photo", "misread_fraction",
-           "seconds", "read_exactly", "second_look")
+           "seconds", "read_exactly", "second_look", "search")
 
 
 def breakdown(readings, truths_xyxy: list[torch.Tensor], truth_labels: list[torch.Tensor],
@@ -95,6 +96,17 @@ def _by_group(exact: np.ndarray, groups: np.ndarray, names: list[str]) -> str:
     return "   ".join(parts)
 
 
+def append_row(csv_path: Path, row: dict) -> None:
+    """One row more in the ablation CSV; a file written before a column was added is
+    rewritten with it (empty in the old rows)."""
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    rows = list(csv.DictReader(csv_path.open())) if csv_path.is_file() else []
+    with csv_path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows([*rows, row])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", required=True, help="a checkpoint to score")
@@ -109,6 +121,9 @@ def main() -> int:
     parser.add_argument("--second_look", type=int, choices=(0, 1), default=1,
                         help="read with the Detector's second look (1, as yolo-smol detect "
                              "does) or without it (0)")
+    parser.add_argument("--search", type=int, choices=(0, 1), default=1,
+                        help="where the whole photo shows no digits, search zoomed-in windows "
+                             "(1, as yolo-smol detect does) or not (0)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -129,7 +144,8 @@ def main() -> int:
                              description={"weights": args.weights, "dataset": str(dataset_path)})
     result = report.result
     photos = [row["image"].convert("RGB") for row in dataset]
-    detector = Detector(model, device="cpu", second_look=bool(args.second_look))
+    detector = Detector(model, device="cpu", second_look=bool(args.second_look),
+                        search=bool(args.search))
     readings = detector(photos, args.confidence_threshold)
     truths, labels = [], []
     for row in dataset:
@@ -148,8 +164,9 @@ def main() -> int:
     print(f"mAP@0.5               {result.metrics.ap50:.3f}")
     print(f"mAP@0.5:0.95          {result.metrics.map:.3f}")
     print(f"whole-number accuracy {result.whole_number_accuracy:.3f} (one look, as eval scores)")
-    print(f"read exactly          {errors['exact'].mean():.3f} (by the Detector, second look "
-          f"{'on' if args.second_look else 'off'}, as yolo-smol detect reads)")
+    print(f"read exactly          {errors['exact'].mean():.3f} (by the Detector, search "
+          f"{'on' if args.search else 'off'}, second look {'on' if args.second_look else 'off'}"
+          "; both on is how yolo-smol detect reads)")
     print(f"digits missed         {errors['missed_fraction']:.3f} of the true digits")
     print(f"false digits          {errors['false_per_photo']:.2f} per photo")
     print(f"digits misread        {errors['misread_fraction']:.3f} of the true digits "
@@ -157,23 +174,16 @@ def main() -> int:
     print("exact by digits       " + _by_group(errors["exact"], counts, ["1", "2", "3", "4+"]))
     print("exact by height       " + _by_group(errors["exact"], heights, height_names))
     csv_path = Path(args.csv)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    new = not csv_path.is_file()
-    with csv_path.open("a", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow({"date": start.strftime("%Y-%m-%d %H:%M"), "label": args.label,
-                         "weights": args.weights, "dataset": dataset_path.name,
-                         "photos": len(photos), "map50": f"{result.metrics.ap50:.4f}",
-                         "map": f"{result.metrics.map:.4f}",
-                         "whole_number_accuracy": f"{result.whole_number_accuracy:.4f}",
-                         "missed_fraction": f"{errors['missed_fraction']:.4f}",
-                         "false_per_photo": f"{errors['false_per_photo']:.3f}",
-                         "misread_fraction": f"{errors['misread_fraction']:.4f}",
-                         "seconds": f"{seconds:.1f}",
-                         "read_exactly": f"{errors['exact'].mean():.4f}",
-                         "second_look": args.second_look})
+    append_row(csv_path, {
+        "date": start.strftime("%Y-%m-%d %H:%M"), "label": args.label,
+        "weights": args.weights, "dataset": dataset_path.name, "photos": len(photos),
+        "map50": f"{result.metrics.ap50:.4f}", "map": f"{result.metrics.map:.4f}",
+        "whole_number_accuracy": f"{result.whole_number_accuracy:.4f}",
+        "missed_fraction": f"{errors['missed_fraction']:.4f}",
+        "false_per_photo": f"{errors['false_per_photo']:.3f}",
+        "misread_fraction": f"{errors['misread_fraction']:.4f}", "seconds": f"{seconds:.1f}",
+        "read_exactly": f"{errors['exact'].mean():.4f}", "second_look": args.second_look,
+        "search": args.search})
     print(f"appended a row to {csv_path}")
     return 0
 

@@ -135,8 +135,11 @@ def test_cli_detect_reads_a_folder_and_keeps_going_past_a_bad_photo(tmp_path, te
         assert f"photo{index}.png: {entry['number']}" in captured.out
         assert (out_dir / f"photo{index}.detected.png").is_file()
         assert all(len(digit["box_xyxy"]) == 4 for digit in entry["digits"])
+    assert report["second_look"] is True and report["search"] is True  # the defaults
     assert main(["detect", "--image_path", str(folder / "photo0.png"),
-                 "--save_dir", str(out_dir)]) == 0
+                 "--save_dir", str(out_dir), "--search", "False", "--second_look", "no"]) == 0
+    report = json.loads((out_dir / "readings.json").read_text())
+    assert report["second_look"] is False and report["search"] is False
 
 
 def test_cli_detect_rejects_weights_of_another_config(tmp_path, test_photos, capsys):
@@ -271,7 +274,7 @@ def test_the_second_look_reads_a_small_number_in_a_wide_wall_in_the_photos_pixel
     wall = Image.new("RGB", (photo.width * 5, photo.height * 3), (168, 160, 150))
     offset = (photo.width * 2, photo.height)
     wall.paste(photo, offset)
-    once = Detector.from_pretrained(device="cpu", second_look=False)
+    once = Detector.from_pretrained(device="cpu", second_look=False, search=False)
     twice = Detector.from_pretrained(device="cpu")
     alone = once(photo)
     again = twice(wall)
@@ -293,8 +296,53 @@ def test_the_second_look_reads_more_generated_numbers_than_one_look():
     rows = make_synthetic(120, seed=9, split="test")
     photos = [row["image"].convert("RGB") for row in rows]
     numbers = [_true_number(row["digits"]) for row in rows]
-    once = Detector.from_pretrained(device="cpu", second_look=False)(photos)
+    once = Detector.from_pretrained(device="cpu", second_look=False, search=False)(photos)
     twice = Detector.from_pretrained(device="cpu")(photos)
     right_once = sum(r.number == n for r, n in zip(once, numbers, strict=True))
     right_twice = sum(r.number == n for r, n in zip(twice, numbers, strict=True))
     assert right_twice > right_once
+
+
+def test_search_windows_zoom_in_and_hold_anything_up_to_half_a_window():
+    from yolo_smol.predict import search_windows
+
+    windows = search_windows((300, 100), 2)
+    assert windows == [(left, top, left + 150, top + 50)
+                       for top in (0, 25, 50) for left in (0, 75, 150)]
+    assert len(search_windows((300, 100), 3)) == 25
+    generator = torch.Generator().manual_seed(0)
+    for zoom in (2, 3):
+        windows = torch.tensor(search_windows((641, 287), zoom), dtype=torch.float32)
+        assert windows[:, 0].min() == 0 and windows[:, 2].max() == 641
+        assert windows[:, 1].min() == 0 and windows[:, 3].max() == 287
+        # Any box up to half a window wide and tall lies whole inside some window.
+        for _ in range(200):
+            size = torch.rand(2, generator=generator) * torch.tensor([641, 287]) / (2 * zoom)
+            corner = torch.rand(2, generator=generator) * (torch.tensor([641, 287]) - size)
+            box = torch.cat([corner, corner + size])
+            inside = ((windows[:, :2] <= box[:2] + 1) & (windows[:, 2:] >= box[2:] - 1))
+            assert inside.all(dim=1).any(), (zoom, box)
+
+
+def test_the_search_finds_numbers_too_small_for_the_whole_photo_look(test_photos):
+    from yolo_smol import Detector
+
+    first = Detector.from_pretrained(device="cpu", second_look=False, search=False)
+    without = Detector.from_pretrained(device="cpu", search=False)
+    searching = Detector.from_pretrained(device="cpu")
+    found = 0
+    for photo, _ in test_photos:
+        # The photo a quarter of the width and height of a plain wall.
+        wall = Image.new("RGB", (photo.width * 4, photo.height * 4), (168, 160, 150))
+        offset = (photo.width * 2, photo.height)
+        wall.paste(photo, offset)
+        reading = searching(wall)
+        if first(wall).number:  # found at once: the search does not run
+            assert reading.number == without(wall).number
+            continue
+        if reading.number and reading.number == searching(photo).number:
+            found += 1
+            boxes = reading.detections.boxes_xyxy  # in the wall's pixels, on the photo
+            assert (boxes[:, :2] >= torch.tensor(offset) - 2).all()
+            assert (boxes[:, 2:] <= torch.tensor(offset) + torch.tensor(photo.size) + 2).all()
+    assert found >= 3  # 4 of the 20 with the shipped detector

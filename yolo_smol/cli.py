@@ -113,6 +113,9 @@ def _add_detect_parser(commands) -> None:
     detect.add_argument("--second_look", type=_boolean, default=True, metavar="BOOL",
                         help="read each photo again in a crop framed around the digits "
                              "found, as SVHN frames its numbers (default: True)")
+    detect.add_argument("--search", type=_boolean, default=True, metavar="BOOL",
+                        help="where the whole photo shows no digits, look for them in "
+                             "windows zoomed in 2 and 3 times (default: True)")
     detect.add_argument("--save_dir", default="runs/detect",
                         help="where the annotated photos and readings.json go "
                              "(default: runs/detect)")
@@ -157,7 +160,8 @@ def _run_detect(args: argparse.Namespace) -> None:
 
     report = detect_images(args.image_path, args.save_dir, args.weights,
                            args.model_config, args.confidence_threshold, args.iou_threshold,
-                           _device(args.device, choose_device), args.second_look)
+                           _device(args.device, choose_device), args.second_look,
+                           args.search)
     for message in report.unreadable:
         print(f"yolo-smol detect: skipped {message}", file=sys.stderr)
     for path, reading in report.readings:

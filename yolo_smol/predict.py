@@ -113,9 +113,10 @@ def read_numbers(model: YoloSmol, images: list[Image.Image],
         overlap_threshold: detections of any class overlapping more than this are one
             place (see :func:`yolo_smol.detection.postprocess.one_digit_per_place`).
     """
-    # One look, as the Detector reads without its second; the caller's model is left as it was.
+    # One look: the Detector's first, without its search or second look. The caller's model
+    # is left as it was.
     detector = Detector(model, device, iou_threshold, overlap_threshold, batch_size,
-                        second_look=False)
+                        second_look=False, search=False)
     return detector._read(list(images), confidence_threshold)
 
 
@@ -152,6 +153,11 @@ class Detector:
     the convolutions (:func:`~yolo_smol.model.backbone.fold_batch_norms`), so a model passed
     in is never moved or switched to eval mode.
 
+    Each photo is read in up to three steps: the whole photo squashed to the model's input;
+    where that finds nothing, a search in windows zoomed in 2 and 3 times (``search``); and
+    a second look in a crop that frames the digits found as SVHN frames its numbers
+    (``second_look``).
+
     Example::
 
         from yolo_smol import Detector
@@ -161,7 +167,8 @@ class Detector:
 
     def __init__(self, model: YoloSmol, device: torch.device | str = "auto",
                  iou_threshold: float = 0.45, overlap_threshold: float = 0.3,
-                 batch_size: int = 64, second_look: bool = True) -> None:
+                 batch_size: int = 64, second_look: bool = True, search: bool = True,
+                 ) -> None:
         self.device = choose_device(device) if isinstance(device, str) else device
         # The detector's own copy, BatchNorms folded: faster, and the caller's model is
         # neither moved nor switched to eval mode.
@@ -170,6 +177,7 @@ class Detector:
         self.overlap_threshold = overlap_threshold
         self.batch_size = batch_size
         self.second_look = second_look
+        self.search = search
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None,
@@ -203,6 +211,8 @@ class Detector:
         photos = [as_photo(item, "image" if single else f"images[{index}]")
                   for index, item in enumerate(items)]
         readings = self._read(photos, confidence_threshold)
+        if self.search:
+            readings = self._search(photos, readings, confidence_threshold)
         if self.second_look:
             readings = self._look_again(photos, readings, confidence_threshold)
         return readings[0] if single else readings
@@ -234,14 +244,71 @@ class Detector:
         again = self._read([photos[index].crop(box) for index, box in crops.items()],
                            confidence_threshold)
         readings = list(readings)
-        for (index, (left, top, _, _)), reading in zip(crops.items(), again, strict=True):
+        for (index, box), reading in zip(crops.items(), again, strict=True):
             if reading.number:
-                shift = torch.tensor([left, top, left, top], dtype=torch.float32)
-                found = reading.detections
-                moved = Detections.of_image(found.boxes_xyxy + shift, found.scores,
-                                            found.labels)
-                readings[index] = Reading(reading.number, moved, photos[index].size)
+                readings[index] = _moved(reading, box, photos[index].size)
         return readings
+
+    def _search(self, photos: list[Image.Image], readings: list[Reading],
+                confidence_threshold: float) -> list[Reading]:
+        """Where a look found nothing, look closer: in overlapping windows zoomed in
+        2 times, then 3 (:data:`SEARCH_ZOOMS`), until something is found.
+
+        A number that fills a small part of a wide photo (a door with its number, seen
+        from the street) shrinks to a few pixels when the whole photo is squashed to the
+        model's input, and the first look misses it. Each window is squashed in turn, so
+        the number keeps 2 or 3 times as many pixels; the window whose digits score best
+        on average stands for the photo, and the second look then frames them.
+        """
+        readings = list(readings)
+        for zoom in SEARCH_ZOOMS:
+            empty = [index for index, reading in enumerate(readings) if not reading.number]
+            if not empty:
+                break
+            windows = {index: search_windows(photos[index].size, zoom) for index in empty}
+            found = iter(self._read([photos[index].crop(window) for index in empty
+                                     for window in windows[index]], confidence_threshold))
+            for index in empty:
+                tries = [(window, next(found)) for window in windows[index]]
+                window, best = max(tries, key=lambda tried: _mean_score(tried[1]))
+                if best.number:
+                    readings[index] = _moved(best, window, photos[index].size)
+        return readings
+
+
+def _mean_score(reading: Reading) -> float:
+    """How sure a reading is: its digits' mean score, 0 when it found none."""
+    return reading.detections.scores.mean().item() if reading.number else 0.0
+
+
+def _moved(reading: Reading, crop: tuple[int, int, int, int], photo_size: tuple[int, int],
+           ) -> Reading:
+    """A reading of the ``crop`` (left, top, right, bottom) of a photo, in the photo's
+    pixels."""
+    left, top = crop[:2]
+    shift = torch.tensor([left, top, left, top], dtype=torch.float32)
+    found = reading.detections
+    return Reading(reading.number, Detections.of_image(found.boxes_xyxy + shift, found.scores,
+                                                       found.labels), photo_size)
+
+
+# How far the search zooms in, in turn, on photos where the whole-photo look found nothing.
+SEARCH_ZOOMS = (2, 3)
+
+
+def search_windows(photo_size: tuple[int, int], zoom: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping crops ``(left, top, right, bottom)`` that zoom ``zoom`` times into a photo
+    of ``photo_size (width, height)``: each ``1/zoom`` of its width and height, a window
+    every half window (``2 * zoom - 1`` along each side), so that anything up to half a
+    window wide and tall lies whole inside one of them. Row by row, top left first."""
+    width, height = photo_size
+    per_side = 2 * zoom - 1
+    window_width, window_height = width / zoom, height / zoom
+    return [(round(left), round(top), round(left + window_width), round(top + window_height))
+            for top in (row * (height - window_height) / (per_side - 1)
+                        for row in range(per_side))
+            for left in (column * (width - window_width) / (per_side - 1)
+                         for column in range(per_side))]
 
 
 # SVHN's framing of a number (the published medians of its training images): the digits'
@@ -322,7 +389,7 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
                   weights: str | Path | None = None, model_config: str | None = None,
                   confidence_threshold: float = 0.25, iou_threshold: float = 0.45,
                   device: torch.device | str = "auto", second_look: bool = True,
-                  ) -> DetectReport:
+                  search: bool = True) -> DetectReport:
     """Everything ``yolo-smol detect`` does: read every photo, save annotated copies.
 
     Each photo goes to ``save_dir/<name>.detected.png`` with its digits boxed, and
@@ -335,13 +402,15 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
         model_config: if given, the config the checkpoint must have been trained with.
         second_look: read each photo again in a crop around what was found (see
             :class:`Detector`).
+        search: where the whole photo shows no digits, look for them zoomed in.
 
     Raises:
         ImageError: ``image_path`` is neither a photo nor a folder holding any.
         CheckpointError, ConfigError: the weights or the config cannot be used.
     """
     save_dir = writable_folder(save_dir)  # before the work, so that none of it is lost
-    detector, weights = _detector(weights, model_config, device, iou_threshold, second_look)
+    options = {"iou_threshold": iou_threshold, "second_look": second_look, "search": search}
+    detector, weights = _detector(weights, model_config, device, options)
     photos, unreadable = _load_photos(find_images(image_path))
     readings = detector([image for _, image in photos], confidence_threshold)
     names = _output_names([path for path, _ in photos])
@@ -350,8 +419,7 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
     read = [(path, reading) for (path, _), reading in zip(photos, readings, strict=True)]
     readings_json = save_dir / "readings.json"
     readings_json.write_text(json.dumps(
-        {"weights": str(weights), "confidence_threshold": confidence_threshold,
-         "iou_threshold": iou_threshold, "second_look": second_look,
+        {"weights": str(weights), "confidence_threshold": confidence_threshold, **options,
          "readings": [_reading_record(path, reading, name)
                       for (path, reading), name in zip(read, names, strict=True)],
          "unreadable": unreadable}, indent=2) + "\n")
@@ -359,13 +427,12 @@ def detect_images(image_path: str | Path, save_dir: str | Path,
 
 
 def _detector(weights: str | Path | None, model_config: str | None,
-              device: torch.device | str, iou_threshold: float,
-              second_look: bool) -> tuple[Detector, Path]:
-    """The detector to read with, and the checkpoint it came from (the shipped one when
-    ``weights`` is None), checked against ``model_config`` when that is given."""
+              device: torch.device | str, options: dict[str, Any]) -> tuple[Detector, Path]:
+    """The detector to read with (``options``: :class:`Detector`'s keywords), and the
+    checkpoint it came from (the shipped one when ``weights`` is None), checked against
+    ``model_config`` when that is given."""
     weights = Path(weights) if weights is not None else SHIPPED_WEIGHTS
-    detector = Detector.from_pretrained(weights, device, iou_threshold=iou_threshold,
-                                        second_look=second_look)
+    detector = Detector.from_pretrained(weights, device, **options)
     if model_config is not None and load_config(model_config) != detector.model.config:
         raise ImageError(f"--model_config {model_config} is not the config {weights} was "
                          "trained with; leave --model_config out (the checkpoint carries "
