@@ -25,6 +25,7 @@ $(STAMP): pyproject.toml
 # The main job: execute every chapter afresh and build the HTML book into _build/html.
 book: $(STAMP)
 	$(BOOK) --config _config.yml
+	@$(BIN)/python benchmarks/book_times.py _build/jupyter_execute/book
 	@echo "The book is at _build/html/index.html"
 
 # The same book from the committed chapter outputs, without executing anything.
