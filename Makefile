@@ -1,5 +1,7 @@
 # yolo-smol. Every target sets itself up from a fresh clone with only python3 on the PATH.
 PYTHON ?= python3
+# bash, for set -o pipefail in the book target.
+SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -23,9 +25,12 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # The main job: execute every chapter afresh and build the HTML book into _build/html.
+# The build's output is also kept in _build/book.log, from which each chapter's execution
+# time is printed at the end (pipefail: a failed build still fails the target).
 book: $(STAMP)
-	$(BOOK) --config _config.yml
-	@$(BIN)/python benchmarks/book_times.py _build/jupyter_execute/book
+	mkdir -p _build
+	set -o pipefail; $(BOOK) --config _config.yml 2>&1 | tee _build/book.log
+	@$(BIN)/python benchmarks/book_times.py _build/book.log
 	@echo "The book is at _build/html/index.html"
 
 # The same book from the committed chapter outputs, without executing anything.

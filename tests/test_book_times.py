@@ -1,7 +1,6 @@
-"""benchmarks/book_times.py: per-chapter execution times from the notebooks' cell timings."""
+"""benchmarks/book_times.py: per-chapter execution times from make book's log."""
 
 import importlib.util
-import json
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -9,31 +8,24 @@ _spec = importlib.util.spec_from_file_location("book_times", REPO / "benchmarks"
 book_times = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(book_times)
 
-
-def _notebook(path: Path, timings: list[tuple[str, str] | None]) -> Path:
-    cells = [{"cell_type": "markdown", "metadata": {}, "source": "# a chapter"}]
-    for timing in timings:
-        metadata = {} if timing is None else {"execution": {
-            "iopub.execute_input": timing[0], "shell.execute_reply": timing[1]}}
-        cells.append({"cell_type": "code", "metadata": metadata, "source": "", "outputs": []})
-    path.write_text(json.dumps({"cells": cells}))
-    return path
+LOG = """\x1b[01mreading sources... \x1b[39;49;00m[ 25%] \x1b[35mbook/01_data\x1b[39;49;00m
+/tmp/clone/book/01_data.ipynb: Executing notebook using local CWD [mystnb]
+/tmp/clone/book/01_data.ipynb: Executed notebook in 21.08 seconds [mystnb]
+/tmp/clone/book/06_training.ipynb: Executed notebook in 178.14 seconds [mystnb]
+"""
 
 
-def test_a_chapter_takes_from_its_first_cell_start_to_its_last_cell_end(tmp_path):
-    notebook = _notebook(tmp_path / "01.ipynb", [
-        ("2026-11-29T10:00:00.000000Z", "2026-11-29T10:00:02.500000Z"),
-        None,  # a cell that was not run adds nothing
-        ("2026-11-29T10:00:03.000000Z", "2026-11-29T10:01:04.250000Z")])
-    assert book_times.execution_seconds(notebook) == 64.25
+def test_each_chapters_time_is_read_from_the_log_colours_and_all():
+    assert book_times.chapter_seconds(LOG) == {"01_data": 21.08, "06_training": 178.14}
+    assert book_times.chapter_seconds("no notebooks were executed") == {}
 
 
-def test_a_notebook_without_timings_says_so(tmp_path, capsys, monkeypatch):
-    _notebook(tmp_path / "02.ipynb", [None])
-    assert book_times.execution_seconds(tmp_path / "02.ipynb") is None
-    monkeypatch.setattr("sys.argv", ["book_times.py", str(tmp_path)])
+def test_the_table_and_a_clear_message_without_a_log(tmp_path, capsys, monkeypatch):
+    (tmp_path / "book.log").write_text(LOG)
+    monkeypatch.setattr("sys.argv", ["book_times.py", str(tmp_path / "book.log")])
     assert book_times.main() == 0
     output = capsys.readouterr().out
-    assert "02" in output and "no timings" in output
-    monkeypatch.setattr("sys.argv", ["book_times.py", str(tmp_path / "empty")])
+    assert "01_data" in output and "178.1 s" in output and "199.2 s (3.3 min)" in output
+    monkeypatch.setattr("sys.argv", ["book_times.py", str(tmp_path / "missing.log")])
     assert book_times.main() == 2
+    assert "run make book first" in capsys.readouterr().err
