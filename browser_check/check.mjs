@@ -19,7 +19,8 @@ function pagesUnder(folder) {
   return fs.readdirSync(folder, { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith(".html"))
     .map((entry) => path.join(entry.parentPath ?? entry.path, entry.name))
-    .filter((file) => !file.includes(`${path.sep}_`))  // _static, _sources: not pages
+    // _static, _sources, _images hold assets, not pages
+    .filter((file) => !path.relative(folder, file).split(path.sep).some((part) => part.startsWith("_")))
     .sort();
 }
 
@@ -157,6 +158,10 @@ if (!fs.existsSync(path.join(root, "index.html"))) {
 }
 fs.mkdirSync(shots, { recursive: true });
 const pages = pagesUnder(root);
+if (pages.length < 2) {  // a book has an index and at least one page: finding none is a failure
+  console.error(`browser-check: found ${pages.length} page(s) under ${root}; is it a built book?`);
+  process.exit(2);
+}
 const browser = await puppeteer.launch({
   args: chromium.args, executablePath: await chromium.executablePath(), headless: true,
 });
