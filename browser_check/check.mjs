@@ -13,6 +13,7 @@ import puppeteer from "puppeteer-core";
 
 const [root = "_build/html", shots = "_build/screenshots"] = process.argv.slice(2);
 const VIEWPORT = { width: 1280, height: 900 };  // a laptop screen; the book's wide layout
+const SHOT_PX = 8000;  // screenshot height per part
 const SLACK_PX = 2;  // sub-pixel rounding between the layout and the rectangles it reports
 
 function pagesUnder(folder) {
@@ -135,8 +136,15 @@ async function checkPage(browser, file) {
   });
   await page.evaluate(() => window.MathJax?.startup?.promise);  // typeset before looking
   const found = await page.evaluate(inspect, SLACK_PX);
-  const shot = path.join(shots, name.replaceAll(path.sep, "__").replace(/\.html$/, ".png"));
-  await page.screenshot({ path: shot, fullPage: true });
+  // Chromium cannot capture more than 16,384 px in one image (taller pages wrap around), so
+  // each page is saved in parts (name.png, name.2.png, ...): a window SHOT_PX tall, as wide
+  // as the one checked above, scrolled down part by part.
+  const stem = path.join(shots, name.replaceAll(path.sep, "__").replace(/\.html$/, ""));
+  await page.setViewport({ width: VIEWPORT.width, height: SHOT_PX });
+  for (let top = 0, part = 1; top < found.height; top += SHOT_PX, part += 1) {
+    await page.evaluate((y) => window.scrollTo(0, y), top);
+    await page.screenshot({ path: `${stem}${part > 1 ? `.${part}` : ""}.png` });
+  }
   await page.close();
   const problems = [
     ...missing.map((url) => `missing file ${url}`),
