@@ -172,10 +172,11 @@ def plot_network(model: YoloSmol):
     blocks, arrows = network_blocks(model)
     columns = max(block.column for block in blocks) + 1
     rows = max(block.row for block in blocks) + 1
-    figure, ax = plt.subplots(figsize=(1.9 * columns, 1.25 * rows + 0.4))
+    # Compact, with large type: the book shows it at a page's width (about 7 inches).
+    figure, ax = plt.subplots(figsize=(1.35 * columns, 0.95 * rows + 0.2))
     for block in blocks:
         colour = "#dbe9f6" if block.row == 0 else "#fde2c8"
-        ax.text(block.column, -block.row, block.text, ha="center", va="center", fontsize=8,
+        ax.text(block.column, -block.row, block.text, ha="center", va="center", fontsize=10,
                 bbox={"boxstyle": "round,pad=0.4", "fc": colour, "ec": "0.4"})
     for start, end in arrows:
         a, b = blocks[start], blocks[end]
@@ -184,7 +185,7 @@ def plot_network(model: YoloSmol):
                     arrowprops={"arrowstyle": "->", "color": "0.3"})
         if a.row > 0:  # head to head: the upsample path
             ax.text((a.column + b.column) / 2 + 0.3, -(a.row + b.row) / 2 - 0.1,
-                    "1x1 conv,\nupsample x2,\nconcatenate", fontsize=7, color="0.3",
+                    "1x1 conv,\nupsample x2,\nconcatenate", fontsize=9, color="0.3",
                     va="center")
     ax.set(xlim=(-0.6, columns - 0.4), ylim=(-rows + 0.4, 0.6))
     ax.axis("off")
