@@ -275,8 +275,11 @@ def test_a_read_only_cache_that_holds_the_set_is_read_without_writing(tmp_path, 
                                                                        capsys):
     from yolo_smol.data import prepare as prepare_module
 
-    assert main(["data", "--num_images", "30"]) == 0  # fills the cache
+    # Fill the cache with both splits the read-only run needs (data reads train, eval test).
+    assert main(["data", "--num_images", "30"]) == 0
+    assert main(["eval", "--num_images", "30", "--save_dir", str(tmp_path / "first")]) == 0
     before = sorted(str(path) for path in datasets_cache.rglob("*"))
+    assert any("-test-30-" in path for path in before)
     if os.geteuid() != 0:
         for path in datasets_cache.rglob("*"):
             path.chmod(0o555 if path.is_dir() else 0o444)
@@ -290,3 +293,4 @@ def test_a_read_only_cache_that_holds_the_set_is_read_without_writing(tmp_path, 
         for path in datasets_cache.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
     assert sorted(str(path) for path in datasets_cache.rglob("*")) == before
+    assert not list((tmp_path / "tmp").glob("yolo_smol_synthetic-*"))  # nor written elsewhere
