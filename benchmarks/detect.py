@@ -5,7 +5,9 @@ Prints, for the shipped smol128x64 detector on this machine's CPU threads:
 - start-up: the wall time of ``yolo-smol --help``, and of ``yolo-smol detect`` on one
   photo from a cold start (a new process each time; the median of ``--starts`` runs);
 - one photo, end to end after warm-up (squash, forward, decode, NMS, one digit per place,
-  reading): the median and 90th percentile over ``--repeats`` calls of the ``Detector``;
+  reading): the median and 90th percentile over ``--repeats`` calls of the ``Detector``,
+  with one look, and as ``yolo-smol detect`` reads (the search where the whole photo shows
+  no digit, then the second look);
 - ``--photos`` photos read in one call, in the detector's batches: images/s, and that
   figure as a ratio of the bare forward pass on the same, already squashed, photos
   (measured in the same run).
@@ -61,11 +63,12 @@ def main() -> None:
     start_up(args.starts, examples / "house_1.jpg")
     rows = load_dataset_source("synthetic", "test", num_images=args.photos)
     photos = [row["image"].convert("RGB") for row in rows]
-    for second_look in (False, True):
-        detector = Detector.from_pretrained(device="cpu", second_look=second_look)
+    for default in (False, True):
+        detector = Detector.from_pretrained(device="cpu", second_look=default, search=default)
         print(f"{SHIPPED_WEIGHTS.name}, input {detector.model.config.input_size[0]} x "
               f"{detector.model.config.input_size[1]}, {torch.get_num_threads()} threads, "
-              f"{'two looks (the default)' if second_look else 'one look'}:")
+              + ("the default (search where nothing is found, then the second look):"
+                 if default else "one look:"))
         measure(detector, photos, args.repeats)
 
 
