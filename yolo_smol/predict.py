@@ -171,10 +171,8 @@ class Detector:
                  ) -> None:
         self.device = choose_device(device) if isinstance(device, str) else device
         # The detector's own copy, BatchNorms folded: faster, and the caller's model is
-        # neither moved nor switched to eval mode. Channels-last (NHWC), as the model
-        # trained: oneDNN's convolutions run faster on it, most at batch size 1, and the
-        # photos arrive in that layout anyway (see to_model_input).
-        self.model = fold_batch_norms(model).to(self.device, memory_format=torch.channels_last)
+        # neither moved nor switched to eval mode.
+        self.model = fold_batch_norms(model).to(self.device)
         self.iou_threshold = iou_threshold
         self.overlap_threshold = overlap_threshold
         self.batch_size = batch_size
