@@ -54,9 +54,9 @@ def test_the_shipped_detector_reads_photos_in_their_own_pixels(test_photos):
     right = [(reading, digits) for reading, (_, digits) in zip(readings, test_photos,
                                                                strict=True)
              if reading.number == _true_number(digits)]
-    # It reads 15 of these 20 (its model card: 0.63 of whole numbers on the street-like
+    # It reads 13 of these 20 (its model card: 0.61 of whole numbers on the street-like
     # synthetic test split; the weights are deterministic, so this holds exactly).
-    assert len(right) >= 14
+    assert len(right) >= 12
     for reading, digits in right:
         true_xyxy = torch.tensor([[left, top, left + width, top + height]
                                   for left, top, width, height in digits["bbox"]])
@@ -324,14 +324,15 @@ def test_search_windows_zoom_in_and_hold_anything_up_to_half_a_window():
             assert inside.all(dim=1).any(), (zoom, box)
 
 
-def test_the_search_finds_numbers_too_small_for_the_whole_photo_look(test_photos):
+def test_the_search_finds_numbers_too_small_for_the_whole_photo_look():
     from yolo_smol import Detector
 
     first = Detector.from_pretrained(device="cpu", second_look=False, search=False)
     without = Detector.from_pretrained(device="cpu", search=False)
     searching = Detector.from_pretrained(device="cpu")
-    found = 0
-    for photo, _ in test_photos:
+    missed = found = 0
+    for row in make_synthetic(60, seed=5, split="test"):
+        photo = row["image"].convert("RGB")
         # The photo a quarter of the width and height of a plain wall.
         wall = Image.new("RGB", (photo.width * 4, photo.height * 4), (168, 160, 150))
         offset = (photo.width * 2, photo.height)
@@ -340,9 +341,12 @@ def test_the_search_finds_numbers_too_small_for_the_whole_photo_look(test_photos
         if first(wall).number:  # found at once: the search does not run
             assert reading.number == without(wall).number
             continue
+        missed += 1
         if reading.number and reading.number == searching(photo).number:
             found += 1
             boxes = reading.detections.boxes_xyxy  # in the wall's pixels, on the photo
             assert (boxes[:, :2] >= torch.tensor(offset) - 2).all()
             assert (boxes[:, 2:] <= torch.tensor(offset) + torch.tensor(photo.size) + 2).all()
-    assert found >= 3  # 4 of the 20 with the shipped detector
+    # The shipped detector's first look misses 23 of the 60 walls; the search then reads 14
+    # of them as the photo alone reads.
+    assert missed >= 10 and found >= missed / 2

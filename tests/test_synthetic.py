@@ -6,7 +6,13 @@ import pytest
 from yolo_smol.data import synthetic
 from yolo_smol.data.schema import SVHN_FEATURES
 from yolo_smol.data.statistics import SVHN_FIGURES, dataset_statistics
-from yolo_smol.data.synthetic import _enlarge_box, load_synthetic, make_synthetic, tight_box
+from yolo_smol.data.synthetic import (
+    _enlarge_box,
+    label_box,
+    load_synthetic,
+    make_synthetic,
+    tight_box,
+)
 
 
 def test_schema_is_svhn_full_numbers():
@@ -56,6 +62,35 @@ def test_tight_box_of_a_mask():
 def test_enlarged_box_covers_the_drawn_box():
     assert _enlarge_box([3, 2, 5, 7], 0.5) == [6, 4, 10, 14]
     assert _enlarge_box([3, 2, 5, 7], 0.3) == [10, 6, 17, 24]  # floor start, ceil end
+
+
+def test_label_is_the_tight_box_with_svhns_margin():
+    # 1.2 times the box about its centre (15, 30), rounded outwards.
+    assert label_box([10, 20, 10, 20], (100, 100), margin=1.2) == [9, 18, 12, 24]
+    # centre (15.5, 30.5), half sizes 6.6 and 12.6: 8.9 to 22.1 and 17.9 to 43.1, outwards
+    assert label_box([10, 20, 11, 21], (100, 100), margin=1.2) == [8, 17, 15, 27]
+    # Kept inside the image: a digit at the border loses the margin beyond it.
+    assert label_box([0, 0, 10, 10], (10, 10), margin=1.2) == [0, 0, 10, 10]
+    assert label_box([5, 5, 10, 10], (100, 100), margin=1.0) == [5, 5, 10, 10]
+
+
+def test_labels_hold_the_ink_with_a_margin():
+    # The ink sits inside each label, off its edges: the label's outer ring is mostly the
+    # background, its middle holds the glyph (the std of a ring vs the centre's).
+    dataset = make_synthetic(60, seed=5)
+    ring, centre = [], []
+    for row in dataset:
+        pixels = np.asarray(row["image"], dtype=np.float32).mean(axis=2)
+        for left, top, width, height in row["digits"]["bbox"]:
+            if min(width, height) < 12 or left <= 0 or top <= 0 \
+                    or left + width >= pixels.shape[1] or top + height >= pixels.shape[0]:
+                continue
+            region = pixels[top:top + height, left:left + width]
+            edge = max(1, round(0.04 * height))
+            ring.append(np.concatenate([region[:edge].ravel(), region[-edge:].ravel()]).std())
+            centre.append(region[height // 4:-(height // 4)].std())
+    assert len(ring) > 20
+    assert np.median(ring) < 0.6 * np.median(centre)
 
 
 def test_boxes_sit_on_ink():
