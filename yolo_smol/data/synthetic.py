@@ -9,8 +9,10 @@ blur, noise, JPEG artefacts, small rotation and shear.
 
 Each image is drawn from its own random generator, seeded from ``(seed, split, index)``,
 so image ``i`` is the same however many images are asked for, and the splits never share
-an image. Boxes are the tight boxes of each rendered glyph's mask, stored as SVHN stores
-them: ``[left, top, width, height]`` in whole pixels, possibly reaching outside the image.
+an image. Boxes are labelled as SVHN's annotators drew theirs, with a margin around the
+ink: each rendered glyph's tight box enlarged :data:`LABEL_MARGIN` times about its centre
+(:func:`label_box`), stored as SVHN stores them: ``[left, top, width, height]`` in whole
+pixels, inside the image.
 """
 
 from __future__ import annotations
