@@ -369,7 +369,7 @@ def render_image(seed: int, split: str, index: int) -> SyntheticImage:
     gaps = [_quantile(rng, GAP_PER_HEIGHT) * digit_height * LABEL_MARGIN
             + (LABEL_MARGIN - 1) / 2 * (before + after)
             for before, after in itertools.pairwise(widths)]
-    total = sum(box[2] - box[0] for box in number.boxes_in_mask) + sum(gaps)
+    total = sum(widths) + sum(gaps)
     slack = width - total
     left = slack / 2 + rng.uniform(-0.8, 0.8) * max(slack, 0) / 2 + rng.normal(0, 0.02) * width
     centre_y = height / 2 + rng.uniform(-0.7, 0.7) * max(height - digit_height, 0) / 2
