@@ -28,10 +28,9 @@ export HF_DATASETS_CACHE="$out/cache/generated"
 start=$(date +%s)
 IMAGES=$(( 2 * images )) "$python" - <<'EOF' || exit 1
 import os
-from yolo_smol.data import synthetic
+from yolo_smol.data.synthetic import load_synthetic
 for split, count in (("train", int(os.environ["IMAGES"])), ("test", 2000)):
-    data = synthetic.make_synthetic(count, 0, split, num_proc=os.cpu_count())
-    synthetic._save_to_cache(data, split, count, 0)
+    load_synthetic(split, count, seed=0, num_proc=os.cpu_count())
 EOF
 echo "generated $(( 2 * images )) + 2000 images in $(( $(date +%s) - start )) s"
 

@@ -149,6 +149,20 @@ def test_cache_makes_the_second_use_instant(datasets_cache, monkeypatch):
     assert fewer["digits"] == first["digits"][:10]
 
 
+def test_load_synthetic_hands_its_workers_to_the_generator(datasets_cache, monkeypatch):
+    asked = []
+    real = synthetic.make_synthetic
+
+    def counting(num_images, seed, split, num_proc=None):
+        asked.append(num_proc)
+        return real(num_images, seed, split, num_proc)
+
+    monkeypatch.setattr(synthetic, "make_synthetic", counting)
+    made = load_synthetic("test", num_images=4, seed=3, num_proc=2)
+    assert asked == [2]
+    assert made["digits"] == real(4, 3, "test")["digits"]  # the same images either way
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="split must be one of"):
         make_synthetic(3, split="validation")

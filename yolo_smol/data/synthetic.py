@@ -649,11 +649,12 @@ def _save_to_cache(dataset: datasets.Dataset, split: str, num_images: int, seed:
 
 
 def load_synthetic(split: str = "train", num_images: int | None = None, seed: int = 0,
-                   cache: bool = True) -> datasets.Dataset:
+                   cache: bool = True, num_proc: int | None = None) -> datasets.Dataset:
     """The synthetic ``split``, generated once and then read from the datasets cache.
 
     Args:
         num_images: defaults to the size of SVHN's split (33,402 train, 13,068 test).
+        num_proc: worker processes when it has to be generated (see :func:`make_synthetic`).
     """
     num_images = SPLIT_SIZES[split] if num_images is None else num_images
     if cache:
@@ -662,5 +663,5 @@ def load_synthetic(split: str = "train", num_images: int | None = None, seed: in
             # Image i does not depend on how many were made, so a larger set's head serves.
             dataset = datasets.load_from_disk(str(cached))
             return dataset if len(dataset) == num_images else dataset.select(range(num_images))
-    dataset = make_synthetic(num_images, seed, split)
+    dataset = make_synthetic(num_images, seed, split, num_proc)
     return _save_to_cache(dataset, split, num_images, seed) if cache else dataset
