@@ -3,7 +3,8 @@
 Prints, for the shipped smol128x64 detector on this machine's CPU threads:
 
 - start-up: the wall time of ``yolo-smol --help``, and of ``yolo-smol detect`` on one
-  photo from a cold start (a new process each time; the median of ``--starts`` runs);
+  photo from a cold start (a new process each time; the median of ``--starts`` runs), with
+  that of a new Python that only imports PyTorch, the floor under the second;
 - one photo, end to end after warm-up (squash, forward, decode, NMS, one digit per place,
   reading): the median and 90th percentile over ``--repeats`` calls of the ``Detector``,
   with one look, and as ``yolo-smol detect`` reads (the search where the whole photo shows
@@ -37,19 +38,23 @@ COMMAND = Path(sys.executable).parent / "yolo-smol"
 
 def start_up(starts: int, photo: Path) -> None:
     """The wall time of new ``yolo-smol`` processes: --help, and detect on one photo."""
-    def median_wall(arguments: list[str]) -> float:
+    def median_wall(arguments: list[str], command: list[str] | None = None) -> float:
+        command = [str(COMMAND)] if command is None else command
         times = []
         for _ in range(starts):
             start = time.perf_counter()
-            subprocess.run([str(COMMAND), *arguments], check=True, capture_output=True)
+            subprocess.run([*command, *arguments], check=True, capture_output=True)
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
     with tempfile.TemporaryDirectory() as folder:
         help_s = median_wall(["--help"])
         detect_s = median_wall(["detect", "--image_path", str(photo), "--save_dir", folder])
+    # The floor under any command that runs the model: a new Python importing PyTorch.
+    torch_s = median_wall([sys.executable, "-c", "import torch"], command=[])
     print(f"start-up: yolo-smol --help {help_s:.2f} s; yolo-smol detect on one photo "
-          f"{detect_s:.2f} s (median of {starts} new processes)")
+          f"{detect_s:.2f} s; python -c 'import torch' alone {torch_s:.2f} s (medians of "
+          f"{starts} new processes)")
 
 
 def main() -> None:

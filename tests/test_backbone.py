@@ -3,7 +3,9 @@ import torch
 from yolo_smol.config import load_config
 from yolo_smol.model.backbone import (
     Backbone,
+    ConvBNAct,
     Downsample,
+    FoldedConvAct,
     ResidualBlock,
     ResidualUnit,
     fold_batch_norms,
@@ -56,6 +58,9 @@ def test_folding_batch_norms_keeps_the_outputs_and_leaves_the_model_as_it_was():
     folded = fold_batch_norms(model)
     assert model.training and not folded.training
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    # Each conv-BatchNorm-activation triple became one module (one call instead of three).
+    assert not any(isinstance(m, ConvBNAct) for m in folded.modules())
+    assert sum(isinstance(m, FoldedConvAct) for m in folded.modules()) == 24
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 24
     for name, value in model.state_dict().items():
         assert torch.equal(value, before[name]), name

@@ -32,3 +32,18 @@ def test_padding_puts_each_row_in_its_groups_line():
     assert (table[~valid] == -1).all()
     empty, none_valid, _ = pad_by_group(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), 3)
     assert empty.shape == (3, 1, 4) and not none_valid.any()
+
+
+def test_one_group_gives_the_same_table_as_the_general_layout():
+    # One group (a single photo) takes a shortcut with no scatter; the table, the valid
+    # mask and the ranks must be those of the general layout's first line.
+    generator = torch.Generator().manual_seed(1)
+    for count in (0, 1, 7):
+        values = torch.rand(count, 5, generator=generator)
+        group = torch.zeros(count, dtype=torch.long)
+        table, valid, rank = pad_by_group(values, group, num_groups=1, fill=-2.0)
+        general, general_valid, general_rank = pad_by_group(values, group, num_groups=2,
+                                                            fill=-2.0)
+        assert torch.equal(table, general[:1]) and torch.equal(valid, general_valid[:1])
+        assert torch.equal(rank, general_rank)
+        assert table.dtype == values.dtype and valid.dtype == torch.bool

@@ -49,6 +49,15 @@ def pad_by_group(values: torch.Tensor, group: torch.Tensor, num_groups: int,
         padding) and ``rank (R,)``, where row ``r`` went: ``table[group[r], rank[r]]``.
         ``K_max`` is at least 1, so that an empty table still has a column.
     """
+    if num_groups == 1:
+        # One group (one image, as when a single photo is read) is already a table: the
+        # rows in order, no scatter. About 15 fewer small operations, each costing
+        # microseconds that add up when a photo's whole reading takes a few milliseconds.
+        count = values.shape[0]
+        table = values[None] if count else torch.full((1, 1, *values.shape[1:]), fill,
+                                                      dtype=values.dtype, device=values.device)
+        return (table, torch.full((1, max(count, 1)), count > 0, device=values.device),
+                torch.arange(count, device=values.device))
     rank = rank_in_group(group)
     width = max(int(rank.max()) + 1 if len(rank) else 0, 1)
     table = torch.full((num_groups, width, *values.shape[1:]), fill, dtype=values.dtype,

@@ -122,15 +122,14 @@ def flatten_predictions(outputs: list[torch.Tensor], anchors: torch.Tensor,
         best class of each prediction and objectness x that class's probability (classes
         are independent sigmoids, as in the loss).
     """
-    boxes, scores, labels = [], [], []
-    for head, raw in enumerate(outputs):
-        boxes.append(decode_boxes(raw, anchors[head]).flatten(1, 3))  # (B, A*S*S, 4)
-        # The sigmoid is increasing, so the best class is the one with the largest logit:
-        # one sigmoid per prediction instead of C.
-        best_logit, best_class = raw[..., 5:].flatten(1, 3).max(dim=-1)  # (B, A*S*S)
-        scores.append(torch.sigmoid(raw[..., 4]).flatten(1, 3) * torch.sigmoid(best_logit))
-        labels.append(best_class)
-    return torch.cat(boxes, 1), torch.cat(scores, 1), torch.cat(labels, 1)
+    boxes = torch.cat([decode_boxes(raw, anchors[head]).flatten(1, 3)  # (B, A*S*S, 4)
+                       for head, raw in enumerate(outputs)], 1)
+    raw = torch.cat([head.flatten(1, 3) for head in outputs], 1)  # (B, N, 5 + C)
+    # The sigmoid is increasing, so the best class is the one with the largest logit: one
+    # sigmoid per prediction instead of C. (Every head at once: for a single photo, the
+    # number of small operations, not their size, is what costs.)
+    best_logit, labels = raw[..., 5:].max(dim=-1)  # (B, N)
+    return boxes, torch.sigmoid(raw[..., 4]) * torch.sigmoid(best_logit), labels
 
 
 def detect(outputs: list[torch.Tensor], anchors: torch.Tensor,
@@ -260,8 +259,9 @@ def one_per_place_mask(image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: to
     Returns:
         ``(K,)`` bool, True for the detections kept.
     """
-    padded_boxes, valid, rank = pad_by_group(boxes_xyxy.float(), image, num_images)  # (B, K, 4)
-    padded_scores, _, _ = pad_by_group(scores.float(), image, num_images)  # (B, K)
+    rows = torch.cat([boxes_xyxy.float(), scores.float()[:, None]], dim=1)  # (K, 5)
+    padded, valid, rank = pad_by_group(rows, image, num_images)  # (B, K_max, 5), one pass
+    padded_boxes, padded_scores = padded[..., :4], padded[..., 4]
     every_class = torch.zeros(valid.shape, dtype=torch.long)  # class-agnostic
     kept = dense_batched_nms(padded_boxes, padded_scores, every_class, valid,
                              overlap_threshold)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from yolo_smol.config import DownsampleConfig, LayerConfig, ResidualBlockConfig
 
-__all__ = ["ConvBNAct", "Downsample", "ResidualUnit", "ResidualBlock", "Backbone",
-           "fold_batch_norms"]
+__all__ = ["ConvBNAct", "FoldedConvAct", "Downsample", "ResidualUnit", "ResidualBlock",
+           "Backbone", "fold_batch_norms"]
 
 LEAKY_SLOPE = 0.1  # Darknet's leaky ReLU slope, kept from the paper's reference code.
 
@@ -33,20 +34,41 @@ class ConvBNAct(nn.Sequential):
         )
 
 
+class FoldedConvAct(nn.Module):
+    """A :class:`ConvBNAct` in eval mode as one module: the BatchNorm folded into the
+    convolution's weights and bias, then LeakyReLU(0.1). For inference only (it has no
+    BatchNorm left to train); ``fold_batch_norms`` puts it in place of each ConvBNAct."""
+
+    def __init__(self, block: ConvBNAct):
+        super().__init__()
+        conv = fuse_conv_bn_eval(block[0].eval(), block[1].eval())
+        self.weight = nn.Parameter(conv.weight.detach(), requires_grad=False)
+        self.bias = nn.Parameter(conv.bias.detach(), requires_grad=False)
+        self.stride, self.padding = conv.stride, conv.padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in, H, W) -> (B, out, H / stride, W / stride)``."""
+        # In place: the convolution's output is a fresh tensor that nothing else holds.
+        return F.leaky_relu_(F.conv2d(x, self.weight, self.bias, self.stride, self.padding),
+                             LEAKY_SLOPE)
+
+
 def fold_batch_norms(model: nn.Module) -> nn.Module:
     """A copy of ``model`` (in eval mode) with each BatchNorm folded into its convolution.
 
     In eval mode a BatchNorm is a fixed per-channel scale and shift, so it can be written
     into the convolution before it (``W' = W * gamma / sigma``, ``b' = beta - mean * gamma /
     sigma``); the outputs are the same up to float rounding, and reading a photo skips a
-    pass over every feature map (about a quarter of the forward time on a CPU). For
+    pass over every feature map (about a quarter of the forward time on a CPU). Each
+    conv-BatchNorm-activation triple becomes one :class:`FoldedConvAct`: at a batch of one
+    photo, calling three modules instead of one costs about a tenth of the forward pass. For
     inference only: the copy has no BatchNorm left to train. ``model`` is not changed.
     """
     folded = copy.deepcopy(model).eval()
-    for block in folded.modules():
-        if isinstance(block, ConvBNAct) and isinstance(block[1], nn.BatchNorm2d):
-            block[0] = fuse_conv_bn_eval(block[0], block[1])
-            block[1] = nn.Identity()
+    for parent in list(folded.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, ConvBNAct) and isinstance(child[1], nn.BatchNorm2d):
+                setattr(parent, name, FoldedConvAct(child))
     return folded
 
 
