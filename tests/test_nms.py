@@ -2,7 +2,7 @@ import pytest
 import torch
 import torchvision
 
-from yolo_smol.detection.nms import batched_nms, dense_batched_nms, nms
+from yolo_smol.detection.nms import batched_nms, dense_batched_nms, merging_nms, nms
 
 
 def _random_case(seed: int):
@@ -36,6 +36,48 @@ def test_batched_nms_keeps_what_torchvision_keeps(start):
         theirs = torchvision.ops.batched_nms(boxes, scores, groups, threshold)
         assert sorted(ours.tolist()) == sorted(theirs.tolist()), seed
         assert torch.equal(scores[ours], scores[theirs])  # both ordered by score
+
+
+def test_merging_nms_moves_a_kept_box_to_the_weighted_mean_of_the_boxes_it_removed():
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 20.0], [2.0, 0.0, 12.0, 20.0],  # two looks at a 3
+                          [1.0, 0.0, 11.0, 20.0],  # the same place, but read as a 5
+                          [30.0, 0.0, 40.0, 20.0]])  # another digit
+    scores = torch.tensor([0.9, 0.3, 0.5, 0.8])
+    labels = torch.tensor([3, 3, 5, 3])
+    kept, merged = merging_nms(boxes, scores, labels, 0.45)
+    assert kept.tolist() == [0, 3, 2]
+    torch.testing.assert_close(merged, torch.tensor([[0.5, 0.0, 10.5, 20.0], boxes[3].tolist(),
+                                                     boxes[2].tolist()]))
+    nothing = merging_nms(torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, dtype=torch.long),
+                          0.5)
+    assert nothing[0].shape == (0,) and nothing[1].shape == (0, 4)
+
+
+@pytest.mark.parametrize("start", range(0, 600, 200))
+def test_merging_nms_keeps_what_torchvision_keeps_and_merges_what_it_removed(start):
+    for seed in range(start, start + 200):
+        boxes, scores, groups, threshold = _random_case(seed)
+        scores = scores + 0.01  # no zero scores: a mean weighted by nothing is undefined
+        kept, merged = merging_nms(boxes, scores, groups, threshold)
+        expected = torchvision.ops.batched_nms(boxes, scores, groups, threshold)
+        assert sorted(kept.tolist()) == sorted(expected.tolist()), seed
+        assert torch.equal(scores[kept], scores[expected])
+        # Greedy NMS by hand, recording which kept box removed each box.
+        order = torch.sort(scores, stable=True, descending=True).indices.tolist()
+        iou = torchvision.ops.box_iou(boxes, boxes)
+        members, removed = {}, set()
+        for index in order:
+            if index in removed:
+                continue
+            members[index] = [other for other in order if other not in removed and other != index
+                              and other not in members and groups[other] == groups[index]
+                              and iou[index, other] > threshold]
+            removed.update(members[index])
+        for row, index in enumerate(kept.tolist()):
+            group = [index, *members[index]]
+            weights = scores[group][:, None]
+            torch.testing.assert_close(merged[row], (weights * boxes[group]).sum(0)
+                                       / weights.sum(), msg=f"seed {seed}")
 
 
 def test_nothing_in_nothing_out():

@@ -350,3 +350,37 @@ def test_the_search_finds_numbers_too_small_for_the_whole_photo_look():
     # The shipped detector's first look misses 20 of the 60 walls; the search then reads 15
     # of them as the photo alone reads.
     assert missed >= 10 and found >= missed / 2
+
+
+def test_the_detectors_scored_digits_hold_what_it_reads_and_match_one_look_alone(test_photos):
+    from torchvision.ops import box_iou
+
+    from yolo_smol import Detector
+    from yolo_smol.detection.postprocess import detect
+
+    photos = [image for image, _ in test_photos]
+    detector = Detector.from_pretrained(device="cpu")
+    readings, scored = detector(photos), detector.detections(photos)
+    assert len(scored) == len(photos) and any(reading.number for reading in readings)
+    for reading, found in zip(readings, scored, strict=True):
+        assert len(found.scores) <= 100 and (found.scores >= 0.001).all()
+        assert torch.equal(found.scores, found.scores.sort(descending=True).values)
+        # Every digit read is among the scored ones: the same class, the same place
+        # (merging looks keeps the better of two boxes NMS calls one), at least as sure.
+        for box, score, label in zip(reading.detections.boxes_xyxy,
+                                     reading.detections.scores,
+                                     reading.detections.labels, strict=True):
+            same = (found.labels == label) & (found.scores >= score - 1e-6)
+            assert same.any() and box_iou(box[None], found.boxes_xyxy[same]).max() > 0.45
+    # With one look, the scored digits are exactly the model's detections down to 0.001.
+    once = Detector.from_pretrained(device="cpu", second_look=False, search=False)
+    model = once.model
+    with torch.inference_mode():
+        outputs = [output.clone() for output in model(to_model_input(
+            photos, model.config.image_size))]
+    expected = detect(outputs, model.anchors, model.config.image_size, 0.001, 0.45,
+                      original_sizes=[photo.size for photo in photos])
+    for index, found in enumerate(once.detections(photos)):
+        torch.testing.assert_close(found.boxes_xyxy, expected[index].boxes_xyxy)
+        torch.testing.assert_close(found.scores, expected[index].scores)
+    assert once.detections(photos[0]).labels.tolist() == expected[0].labels.tolist()

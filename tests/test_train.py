@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from tests.fixtures_data import jsonl_folder
-from yolo_smol import load_config, load_model
+from yolo_smol import Detector, load_config, load_model
 from yolo_smol.data.prepare import prepare
+from yolo_smol.data.sources import load_dataset_source
 from yolo_smol.data.synthetic import make_synthetic
+from yolo_smol.scoring import score_detector, true_digits
 from yolo_smol.training.ema import ModelEMA
 from yolo_smol.training.loop import TrainConfig, TrainConfigError, parameter_groups, train
 
@@ -249,7 +251,7 @@ def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
                "--save_dir", str(tmp_path / "run")]
     assert main(command) == 0
     card = write_model_card(tmp_path / "run", tmp_path / "shipped" / "w.pt", "yolo-smol train",
-                            90.0)
+                            90.0, real_photos=folder / "test.jsonl")
     assert load_model(tmp_path / "shipped" / "w.pt").config == load_config("smol")
     assert "training" not in torch.load(tmp_path / "shipped" / "w.pt", weights_only=True)
     written = json.loads((tmp_path / "shipped" / "w.json").read_text())
@@ -260,5 +262,15 @@ def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
     assert card["epoch_of_these_weights"] in (1, 2)
     assert card["test_split"].endswith("8 images")
     assert 0 <= card["test_metrics"]["mAP@0.5"] <= 1
+    # Photos to measure on (here the folder's test photos): the network's one look, and the
+    # Detector as yolo-smol detect reads, with the command that measures them.
+    real = card["real_photos"]
+    assert real["measured_by"].startswith("python benchmarks/real.py --weights ")
+    rows = load_dataset_source(folder / "test.jsonl", "test")
+    score = score_detector(Detector.from_pretrained(tmp_path / "shipped" / "w.pt", "cpu"),
+                           [row["image"].convert("RGB") for row in rows], true_digits(rows))
+    assert real["detector"] == {"read_exactly": round(score.read_exactly, 4),
+                                "mAP@0.5 (all looks)": round(score.metrics.ap50, 4),
+                                "mAP@0.5:0.95 (all looks)": round(score.metrics.map, 4)}
     assert (tmp_path / "shipped" / "w.metrics.csv").read_text() == (
         tmp_path / "run" / "metrics.csv").read_text()

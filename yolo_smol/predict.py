@@ -26,6 +26,7 @@ from yolo_smol.config import input_size, load_config
 from yolo_smol.data import svhn
 from yolo_smol.data.prepare import squash
 from yolo_smol.detection.metrics import read_number
+from yolo_smol.detection.nms import merging_nms
 from yolo_smol.detection.postprocess import (
     Detections,
     detect,
@@ -117,24 +118,31 @@ def read_numbers(model: YoloSmol, images: list[Image.Image],
     # is left as it was.
     detector = Detector(model, device, iou_threshold, overlap_threshold, batch_size,
                         second_look=False, search=False)
-    return detector._read(list(images), confidence_threshold)
+    return detector._read(list(images), confidence_threshold)[0]
 
 
 def _read_batch(model: YoloSmol, images: list[Image.Image], confidence_threshold: float,
-                iou_threshold: float, overlap_threshold: float) -> list[Reading]:
-    """One forward pass for ``images``, and their readings (``model`` in eval mode)."""
+                iou_threshold: float, overlap_threshold: float,
+                minimum_score: float | None = None,
+                ) -> tuple[list[Reading], list[Detections] | None]:
+    """One forward pass for ``images`` (``model`` in eval mode): their readings, and, when
+    ``minimum_score`` is given, every detection scoring at least that (after NMS, in the
+    photo's pixels) per photo."""
     size = model.config.image_size
     inputs = to_model_input(images, size).to(model.anchors.device)
     with torch.inference_mode():  # cheaper than no_grad: no version counters either
         outputs = model(inputs)
     # Ordinary tensors again, so that what callers get back behaves as any tensor.
     outputs = [output.float().cpu().clone() for output in outputs]
-    found = one_digit_per_place(
-        detect(outputs, model.anchors.cpu(), size, confidence_threshold, iou_threshold,
-               original_sizes=[image.size for image in images]),
-        confidence_threshold, overlap_threshold)
+    # Greedy NMS never lets a lower score suppress a higher one, so detecting down to
+    # minimum_score leaves the digits above the confidence threshold as they were.
+    lowest = confidence_threshold if minimum_score is None else min(minimum_score,
+                                                                    confidence_threshold)
+    found = detect(outputs, model.anchors.cpu(), size, lowest, iou_threshold,
+                   original_sizes=[image.size for image in images])
     readings = []
-    for image, digits in zip(images, found, strict=True):
+    for image, digits in zip(images, one_digit_per_place(found, confidence_threshold,
+                                                         overlap_threshold), strict=True):
         digits = digits.select(on_one_line(digits.boxes_xyxy))
         centres = (digits.boxes_xyxy[:, 0] + digits.boxes_xyxy[:, 2]) / 2
         order = torch.argsort(centres, stable=True)  # left to right
@@ -142,7 +150,7 @@ def _read_batch(model: YoloSmol, images: list[Image.Image], confidence_threshold
                                      digits.labels[order])
         readings.append(Reading(read_number(digits.boxes_xyxy, digits.labels), digits,
                                 image.size))
-    return readings
+    return readings, (None if minimum_score is None else list(found))
 
 
 class Detector:
@@ -207,26 +215,68 @@ class Detector:
             ImageError: an input that is not a photo, naming it (its index in a list).
         """
         single = not isinstance(images, Sequence) or isinstance(images, str)
-        items = [images] if single else list(images)
-        photos = [as_photo(item, "image" if single else f"images[{index}]")
-                  for index, item in enumerate(items)]
-        readings = self._read(photos, confidence_threshold)
-        if self.search:
-            readings = self._search(photos, readings, confidence_threshold)
-        if self.second_look:
-            readings = self._look_again(photos, readings, confidence_threshold)
+        readings, _ = self._read_all(self._photos(images, single), confidence_threshold)
         return readings[0] if single else readings
 
-    def _read(self, photos: list[Image.Image], confidence_threshold: float) -> list[Reading]:
-        readings = []
+    def detections(self, images: Any, confidence_threshold: float = 0.25,
+                   minimum_score: float = 0.001) -> Detections | list[Detections]:
+        """Every digit the detector's looks at each photo found, scored, for mAP.
+
+        The looks are those ``detector(images, confidence_threshold)`` takes (the whole
+        photo; the search where it finds nothing; the second look); each keeps its
+        detections scoring at least ``minimum_score`` (low, so that mAP sees the whole
+        precision-recall curve), and one class-aware NMS merges them, so that a digit seen
+        by two looks counts once, with the better score and the looks' boxes averaged
+        (:func:`~yolo_smol.detection.nms.merging_nms`). ``yolo-smol eval`` scores the
+        first look alone.
+
+        Returns:
+            For one photo, :class:`Detections` of one image: ``boxes_xyxy (D, 4)`` in the
+            photo's pixels, ``scores (D,)``, ``labels (D,)``, best score first (at most
+            100); for a list, one per photo, in order.
+        """
+        single = not isinstance(images, Sequence) or isinstance(images, str)
+        _, scored = self._read_all(self._photos(images, single), confidence_threshold,
+                                   minimum_score)
+        return scored[0] if single else scored
+
+    @staticmethod
+    def _photos(images: Any, single: bool) -> list[Image.Image]:
+        items = [images] if single else list(images)
+        return [as_photo(item, "image" if single else f"images[{index}]")
+                for index, item in enumerate(items)]
+
+    def _read_all(self, photos: list[Image.Image], confidence_threshold: float,
+                  minimum_score: float | None = None,
+                  ) -> tuple[list[Reading], list[Detections] | None]:
+        """Readings after every step the detector takes, and (with ``minimum_score``) the
+        scored detections of all its looks."""
+        readings, scored = self._read(photos, confidence_threshold, minimum_score)
+        if self.search:
+            readings, scored = self._search(photos, readings, scored, confidence_threshold,
+                                            minimum_score)
+        if self.second_look:
+            readings, scored = self._look_again(photos, readings, scored,
+                                                confidence_threshold, minimum_score)
+        return readings, scored
+
+    def _read(self, photos: list[Image.Image], confidence_threshold: float,
+              minimum_score: float | None = None,
+              ) -> tuple[list[Reading], list[Detections] | None]:
+        readings, scored = [], ([] if minimum_score is not None else None)
         for start in range(0, len(photos), self.batch_size):
-            readings += _read_batch(self.model, photos[start:start + self.batch_size],
-                                    confidence_threshold, self.iou_threshold,
-                                    self.overlap_threshold)
-        return readings
+            batch_readings, batch_scored = _read_batch(
+                self.model, photos[start:start + self.batch_size], confidence_threshold,
+                self.iou_threshold, self.overlap_threshold, minimum_score)
+            readings += batch_readings
+            if scored is not None:
+                scored += batch_scored
+        return readings, scored
 
     def _look_again(self, photos: list[Image.Image], readings: list[Reading],
-                    confidence_threshold: float) -> list[Reading]:
+                    scored: list[Detections] | None, confidence_threshold: float,
+                    minimum_score: float | None,
+                    ) -> tuple[list[Reading], list[Detections] | None]:
         """Read each photo again in a crop framed around what the first look found.
 
         The model learned from house numbers framed as SVHN frames them: the digits about
@@ -240,17 +290,24 @@ class Detector:
                  if (box := second_look_box(reading.detections.boxes_xyxy,
                                             photos[index].size)) is not None}
         if not crops:
-            return readings
-        again = self._read([photos[index].crop(box) for index, box in crops.items()],
-                           confidence_threshold)
+            return readings, scored
+        again, again_scored = self._read([photos[index].crop(box) for index, box in
+                                          crops.items()], confidence_threshold, minimum_score)
         readings = list(readings)
-        for (index, box), reading in zip(crops.items(), again, strict=True):
+        scored = None if scored is None else list(scored)
+        for position, ((index, box), reading) in enumerate(zip(crops.items(), again,
+                                                               strict=True)):
             if reading.number:
                 readings[index] = _moved(reading, box, photos[index].size)
-        return readings
+            if scored is not None:
+                scored[index] = self._merged([scored[index],
+                                              _shifted(again_scored[position], box)])
+        return readings, scored
 
     def _search(self, photos: list[Image.Image], readings: list[Reading],
-                confidence_threshold: float) -> list[Reading]:
+                scored: list[Detections] | None, confidence_threshold: float,
+                minimum_score: float | None,
+                ) -> tuple[list[Reading], list[Detections] | None]:
         """Where a look found nothing, look closer: in overlapping windows zoomed in
         2 times, then 3 (:data:`SEARCH_ZOOMS`), until something is found.
 
@@ -261,19 +318,38 @@ class Detector:
         on average stands for the photo, and the second look then frames them.
         """
         readings = list(readings)
+        scored = None if scored is None else list(scored)
         for zoom in SEARCH_ZOOMS:
             empty = [index for index, reading in enumerate(readings) if not reading.number]
             if not empty:
                 break
             windows = {index: search_windows(photos[index].size, zoom) for index in empty}
-            found = iter(self._read([photos[index].crop(window) for index in empty
-                                     for window in windows[index]], confidence_threshold))
+            found, found_scored = self._read([photos[index].crop(window) for index in empty
+                                              for window in windows[index]],
+                                             confidence_threshold, minimum_score)
+            found = iter(found)
+            found_scored = iter(found_scored or [])
             for index in empty:
                 tries = [(window, next(found)) for window in windows[index]]
                 window, best = max(tries, key=lambda tried: _mean_score(tried[1]))
                 if best.number:
                     readings[index] = _moved(best, window, photos[index].size)
-        return readings
+                if scored is not None:
+                    scored[index] = self._merged(
+                        [scored[index], *(_shifted(next(found_scored), window)
+                                          for window, _ in tries)])
+        return readings, scored
+
+    def _merged(self, parts: list[Detections], max_detections: int = 100) -> Detections:
+        """The detections of several looks at one photo as one set: class-aware NMS over
+        all of them, a digit two looks found kept once with the better score, and its box
+        the score-weighted mean of the looks' boxes (:func:`merging_nms`); best first."""
+        boxes = torch.cat([part.boxes_xyxy for part in parts])
+        scores = torch.cat([part.scores for part in parts])
+        labels = torch.cat([part.labels for part in parts])
+        kept, merged = merging_nms(boxes, scores, labels, self.iou_threshold)
+        return Detections.of_image(merged[:max_detections], scores[kept][:max_detections],
+                                   labels[kept][:max_detections])
 
 
 def _mean_score(reading: Reading) -> float:
@@ -285,11 +361,15 @@ def _moved(reading: Reading, crop: tuple[int, int, int, int], photo_size: tuple[
            ) -> Reading:
     """A reading of the ``crop`` (left, top, right, bottom) of a photo, in the photo's
     pixels."""
+    return Reading(reading.number, _shifted(reading.detections, crop), photo_size)
+
+
+def _shifted(found: Detections, crop: tuple[int, int, int, int]) -> Detections:
+    """One image's detections in the ``crop`` (left, top, right, bottom) of a photo, moved
+    to the photo's pixels."""
     left, top = crop[:2]
     shift = torch.tensor([left, top, left, top], dtype=torch.float32)
-    found = reading.detections
-    return Reading(reading.number, Detections.of_image(found.boxes_xyxy + shift, found.scores,
-                                                       found.labels), photo_size)
+    return Detections.of_image(found.boxes_xyxy + shift, found.scores, found.labels)
 
 
 # How far the search zooms in, in turn, on photos where the whole-photo look found nothing.

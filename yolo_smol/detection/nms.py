@@ -5,6 +5,8 @@ give exactly ``torchvision.ops.nms``'s answer, ties included. ``dense_batched_nm
 the same greedy algorithm for a whole batch of images at once; detection uses it because
 calling ``torchvision.ops.batched_nms`` once per image costs more than the model's forward
 pass on a CPU. Its results are tested against ``torchvision.ops.batched_nms``.
+``merging_nms`` keeps what ``batched_nms`` keeps, but moves each kept box to the
+score-weighted mean of the boxes it suppressed: how the ``Detector`` merges its looks.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 
 from yolo_smol.boxes import pairwise_iou
 
-__all__ = ["nms", "batched_nms", "dense_batched_nms"]
+__all__ = ["nms", "batched_nms", "merging_nms", "dense_batched_nms"]
 
 
 def _iou_with(box_xyxy: torch.Tensor, others_xyxy: torch.Tensor) -> torch.Tensor:
@@ -63,6 +65,48 @@ def batched_nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, groups: torch.Te
         return torch.zeros(0, dtype=torch.long)
     merged = torch.cat(kept)
     return merged[torch.sort(scores[merged], stable=True, descending=True).indices]
+
+
+def merging_nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
+                iou_threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class-aware NMS whose kept boxes take in the boxes they suppress ("merge NMS").
+
+    Plain NMS throws a suppressed box away. When the boxes come from several looks at one
+    photo, each is a separate estimate of where the same digit is, and their average is a
+    better one than any of them (the reasoning of weighted box fusion, Solovyev et al.
+    2019, and of YOLOv5's ``merge`` option). So the boxes kept are exactly
+    :func:`batched_nms`'s, with their own scores, and each moves to the score-weighted mean
+    of itself and the boxes that greedy NMS removed because of it.
+
+    Args:
+        boxes_xyxy: ``(N, 4)`` xyxy; scores: ``(N,)``; groups: ``(N,)`` (the class).
+
+    Returns:
+        ``kept (K,)`` the indices :func:`batched_nms` keeps (best first), and ``merged
+        (K, 4)`` their boxes, xyxy in the unit of ``boxes_xyxy``.
+    """
+    kept = batched_nms(boxes_xyxy, scores, groups, iou_threshold)
+    if kept.numel() == 0:
+        return kept, boxes_xyxy.new_zeros(0, 4)
+    rank = torch.empty_like(groups)
+    rank[torch.sort(scores, stable=True, descending=True).indices] = torch.arange(
+        len(scores))  # the order greedy NMS visits the boxes in
+    # (K, N): kept box k would remove box j. Greedy NMS removes j at the first kept box of
+    # its group, in rank order, that overlaps it by more than the threshold (the same IoU
+    # arithmetic as nms, so that the two agree at the threshold).
+    removes = torch.stack([(groups == groups[index]) & (rank[index] < rank)
+                           & (_iou_with(boxes_xyxy[index], boxes_xyxy) > iou_threshold)
+                           for index in kept])
+    owner = removes.float().argmax(dim=0)  # (N,) the first such kept box (rows best first)
+    owner[kept] = torch.arange(len(kept))
+    owned = removes.any(dim=0)
+    owned[kept] = True
+    weights = torch.zeros(len(kept), len(scores), dtype=boxes_xyxy.dtype)  # (K, N)
+    weights[owner[owned], owned.nonzero().flatten()] = scores[owned].to(boxes_xyxy.dtype)
+    total = weights.sum(dim=1, keepdim=True)  # (K, 1); 0 only where every score is 0
+    merged = torch.where(total > 0, (weights @ boxes_xyxy) / total.clamp(min=1e-12),
+                         boxes_xyxy[kept])  # (K, 4)
+    return kept, merged
 
 
 def dense_batched_nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,

@@ -1,0 +1,47 @@
+import datasets
+import pytest
+import torch
+from torchvision.ops import box_convert
+
+from yolo_smol import Detector, load_model
+from yolo_smol.data.prepare import prepare
+from yolo_smol.data.synthetic import make_synthetic
+from yolo_smol.predict import SHIPPED_WEIGHTS
+from yolo_smol.scoring import score_detector, true_digits
+from yolo_smol.training.evaluate import evaluate
+
+
+def test_true_digits_are_xyxy_in_the_photos_pixels_in_reading_order():
+    rows = make_synthetic(5, seed=2, split="test")
+    for row, truth in zip(rows, true_digits(rows), strict=True):
+        xywh = torch.tensor(row["digits"]["bbox"], dtype=torch.float32)
+        torch.testing.assert_close(truth.boxes_xyxy, box_convert(xywh, "xywh", "xyxy"))
+        assert truth.labels.tolist() == row["digits"]["label"]
+
+
+def test_one_look_scores_as_eval_on_photos_already_the_models_size():
+    # Photos exactly 128 x 64 are not resized, so the Detector's one look at them is the
+    # network's look at eval's prepared images, and both mAPs must agree.
+    model = load_model(SHIPPED_WEIGHTS)
+    generated = make_synthetic(40, seed=4, split="test")
+    rows = []
+    for row in generated:
+        scale_x, scale_y = 128 / row["image"].width, 64 / row["image"].height
+        row["image"] = row["image"].convert("RGB").resize((128, 64))
+        row["digits"]["bbox"] = [[x * scale_x, y * scale_y, w * scale_x, h * scale_y]
+                                 for x, y, w, h in row["digits"]["bbox"]]
+        rows.append(row)
+    rows = datasets.Dataset.from_list(rows, generated.features)  # as stored: whole pixels
+    once = Detector(model, device="cpu", second_look=False, search=False)
+    photos = [row["image"].convert("RGB") for row in rows]
+    score = score_detector(once, photos, true_digits(rows))
+    expected = evaluate(model, prepare(rows, model.config.image_size))
+    assert score.metrics.ap50 == pytest.approx(expected.metrics.ap50, abs=1e-6)
+    assert score.metrics.map == pytest.approx(expected.metrics.map, abs=1e-6)
+    truth = ["".join(map(str, row["digits"]["label"])) for row in rows]
+    assert score.read_exactly == sum(
+        reading.number == number for reading, number in zip(score.readings, truth,
+                                                            strict=True)) / len(rows)
+    assert 0 < score.read_exactly < 1  # some read, some not: the comparison is exercised
+    with pytest.raises(ValueError, match="40 photos but 39"):
+        score_detector(once, photos, true_digits(rows.select(range(39))))

@@ -1,0 +1,65 @@
+"""How well a :class:`~yolo_smol.predict.Detector` reads photos whose digits are known.
+
+``yolo-smol eval`` scores the network: one look at each image, squashed to the model's
+input. This scores the product, as ``yolo-smol detect`` runs it: the share of photos whose
+number the ``Detector`` reads exactly, and mAP over the scored digits of every look it
+takes (``Detector.detections``), in each photo's own pixels. ``benchmarks/real.py`` and the
+model cards report both kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from yolo_smol.detection.metrics import DetectionMetrics, GroundTruth, mean_average_precision
+from yolo_smol.detection.postprocess import Detections
+from yolo_smol.predict import Detector, Reading
+
+__all__ = ["DetectorScore", "true_digits", "score_detector"]
+
+
+@dataclass(frozen=True)
+class DetectorScore:
+    """What :func:`score_detector` measured.
+
+    Attributes:
+        read_exactly: the share of photos whose number was read exactly.
+        metrics: COCO-style mAP of the scored digits of all the detector's looks.
+        readings: one :class:`~yolo_smol.predict.Reading` per photo, in order.
+    """
+
+    read_exactly: float
+    metrics: DetectionMetrics
+    readings: list[Reading]
+
+
+def true_digits(rows: Sequence[dict]) -> list[GroundTruth]:
+    """The true digits of rows in the SVHN ``full_numbers`` schema: per row, boxes xyxy in
+    the photo's pixels (SVHN stores x, y, width, height) and labels in reading order."""
+    truths = []
+    for row in rows:
+        xywh = torch.tensor(row["digits"]["bbox"], dtype=torch.float32).view(-1, 4)
+        truths.append(GroundTruth(torch.cat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], dim=1),
+                                  torch.tensor(row["digits"]["label"], dtype=torch.long)))
+    return truths
+
+
+def score_detector(detector: Detector, photos: Sequence[Image.Image],
+                   truths: Sequence[GroundTruth], confidence_threshold: float = 0.25,
+                   ) -> DetectorScore:
+    """Read ``photos`` as ``yolo-smol detect`` does and score the readings against
+    ``truths`` (one per photo, labels in reading order, as :func:`true_digits` gives)."""
+    if len(photos) != len(truths):
+        raise ValueError(f"{len(photos)} photos but {len(truths)} sets of true digits")
+    photos = list(photos)
+    readings = detector(photos, confidence_threshold)
+    exact = [reading.number == "".join(str(int(label)) for label in truth.labels)
+             for reading, truth in zip(readings, truths, strict=True)]
+    scored = detector.detections(photos, confidence_threshold)
+    metrics = mean_average_precision(Detections.cat(scored), list(truths),
+                                     detector.model.config.num_classes)
+    return DetectorScore(sum(exact) / max(len(exact), 1), metrics, readings)
