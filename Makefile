@@ -78,7 +78,8 @@ clean:
 # The detector takes 32 images a step: on a CPU images/s barely depend on the batch size, and
 # 14 epochs of 256 gave it too few optimizer steps (benchmarks/results/real.csv: rows E, E b64
 # and E b32 in the short recipe; small batches and 32 a step in this one). 16 a step trains
-# about a fifth fewer images/s, which would take this target past 45 minutes (row E b16).
+# about a fifth fewer images/s, so only 12 epochs fit in 45 minutes, and those read fewer
+# real photos than 14 epochs of 32 (rows E b16 and 16 a step full).
 WEIGHTS_DETECTOR := $(BIN)/yolo-smol train --model_config configs/smol128x64.json --batch_size 32 --num_epochs 14 --lr 5e-3 --eval_every 7 --checkpoint_epoch 7 --num_test 2000 --device cpu --seed 0 --save_dir runs/weights/smol128x64
 WEIGHTS_32 := $(BIN)/yolo-smol train --model_config configs/smol.json --num_epochs 16 --lr 5e-3 --eval_every 8 --checkpoint_epoch 8 --num_test 2000 --device cpu --seed 0 --save_dir runs/weights/smol
 # Real photos to measure the detector on (never to train on), when they are there.
