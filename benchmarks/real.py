@@ -169,9 +169,8 @@ def main() -> int:
              f"{'on' if args.second_look else 'off'}")
     print(f"mAP@0.5, all looks    {looks.ap50:.3f} (mAP@0.5:0.95 {looks.map:.3f}; the scored "
           f"digits of every look the Detector takes, {steps})")
-    print(f"read exactly          {errors['exact'].mean():.3f} (by the Detector, search "
-          f"{'on' if args.search else 'off'}, second look {'on' if args.second_look else 'off'}"
-          "; both on is how yolo-smol detect reads)")
+    print(f"read exactly          {score.read_exactly:.3f} (by the Detector, {steps}; both "
+          "on is how yolo-smol detect reads)")
     print(f"digits missed         {errors['missed_fraction']:.3f} of the true digits")
     print(f"false digits          {errors['false_per_photo']:.2f} per photo")
     print(f"digits misread        {errors['misread_fraction']:.3f} of the true digits "
@@ -187,7 +186,7 @@ def main() -> int:
         "missed_fraction": f"{errors['missed_fraction']:.4f}",
         "false_per_photo": f"{errors['false_per_photo']:.3f}",
         "misread_fraction": f"{errors['misread_fraction']:.4f}", "seconds": f"{seconds:.1f}",
-        "read_exactly": f"{errors['exact'].mean():.4f}", "second_look": args.second_look,
+        "read_exactly": f"{score.read_exactly:.4f}", "second_look": args.second_look,
         "search": args.search, "map50_detector": f"{looks.ap50:.4f}",
         "map_detector": f"{looks.map:.4f}"})
     print(f"appended a row to {csv_path}")

@@ -362,6 +362,11 @@ def test_the_detectors_scored_digits_hold_what_it_reads_and_match_one_look_alone
     detector = Detector.from_pretrained(device="cpu")
     readings, scored = detector(photos), detector.detections(photos)
     assert len(scored) == len(photos) and any(reading.number for reading in readings)
+    together = detector.read_with_detections(photos)  # one pass gives both, the same
+    assert [r.number for r in together[0]] == [r.number for r in readings]
+    for alone, with_readings in zip(scored, together[1], strict=True):
+        torch.testing.assert_close(with_readings.boxes_xyxy, alone.boxes_xyxy)
+        torch.testing.assert_close(with_readings.scores, alone.scores)
     for reading, found in zip(readings, scored, strict=True):
         assert len(found.scores) <= 100 and (found.scores >= 0.001).all()
         assert torch.equal(found.scores, found.scores.sort(descending=True).values)

@@ -235,10 +235,18 @@ class Detector:
             photo's pixels, ``scores (D,)``, ``labels (D,)``, best score first (at most
             100); for a list, one per photo, in order.
         """
+        return self.read_with_detections(images, confidence_threshold, minimum_score)[1]
+
+    def read_with_detections(self, images: Any, confidence_threshold: float = 0.25,
+                             minimum_score: float = 0.001,
+                             ) -> tuple[Reading | list[Reading], Detections | list[Detections]]:
+        """What ``detector(images)`` and :meth:`detections` return, from one pass of the
+        looks: the readings, and the scored digits behind them (for scoring both at once,
+        as :func:`yolo_smol.scoring.score_detector` does)."""
         single = not isinstance(images, Sequence) or isinstance(images, str)
-        _, scored = self._read_all(self._photos(images, single), confidence_threshold,
-                                   minimum_score)
-        return scored[0] if single else scored
+        readings, scored = self._read_all(self._photos(images, single), confidence_threshold,
+                                          minimum_score)
+        return (readings[0], scored[0]) if single else (readings, scored)
 
     @staticmethod
     def _photos(images: Any, single: bool) -> list[Image.Image]:

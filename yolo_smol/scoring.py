@@ -55,11 +55,9 @@ def score_detector(detector: Detector, photos: Sequence[Image.Image],
     ``truths`` (one per photo, labels in reading order, as :func:`true_digits` gives)."""
     if len(photos) != len(truths):
         raise ValueError(f"{len(photos)} photos but {len(truths)} sets of true digits")
-    photos = list(photos)
-    readings = detector(photos, confidence_threshold)
+    readings, scored = detector.read_with_detections(list(photos), confidence_threshold)
     exact = [reading.number == "".join(str(int(label)) for label in truth.labels)
              for reading, truth in zip(readings, truths, strict=True)]
-    scored = detector.detections(photos, confidence_threshold)
     metrics = mean_average_precision(Detections.cat(scored), list(truths),
                                      detector.model.config.num_classes)
     return DetectorScore(sum(exact) / max(len(exact), 1), metrics, readings)
