@@ -10,7 +10,7 @@ measuring only and never enter the repository). Prints
   digits of all the looks it takes at a photo (``Detector.detections``);
 - the share of photos the ``Detector`` reads exactly, as ``yolo-smol detect`` reads them
   (with its search where the whole photo shows nothing, unless ``--search 0``, and its
-  second look, unless ``--second_look 0``);
+  second look, unless ``--second_look 0``), and AP@0.5 digit by digit over all its looks;
 - an error breakdown of the digits read (above ``--confidence_threshold``, one per place),
   matched one to one with the true digits at IoU >= 0.5 (boxes in the photo's pixels):
   true digits missed, false digits per photo, digits found but misread;
@@ -171,6 +171,9 @@ def main() -> int:
           f"digits of every look the Detector takes, {steps})")
     print(f"read exactly          {score.read_exactly:.3f} (by the Detector, {steps}; both "
           "on is how yolo-smol detect reads)")
+    print("AP@0.5 by digit       " + "  ".join(
+        f"{digit}: {ap:.2f}" for digit, ap in enumerate(looks.per_class_ap50))
+          + " (all looks)")
     print(f"digits missed         {errors['missed_fraction']:.3f} of the true digits")
     print(f"false digits          {errors['false_per_photo']:.2f} per photo")
     print(f"digits misread        {errors['misread_fraction']:.3f} of the true digits "
