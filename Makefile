@@ -74,7 +74,7 @@ clean:
 
 # The shipped weights: trained on the synthetic set only, CPU only. smol128x64 (the detector
 # yolo-smol detect uses: the book's network on a 128 x 64 input, as wide as house numbers)
-# and smol at 32 px (whose curve the training chapter shows). About 40 minutes on 2 cores.
+# and smol at 32 px (whose curve the training chapter shows). About 44 minutes on 2 cores.
 # The detector takes 32 images a step: on a CPU images/s barely depend on the batch size, and
 # 14 epochs of 256 gave it too few optimizer steps (benchmarks/results/real.csv: rows E, E b64
 # and E b32 in the short recipe; small batches and 32 a step in this one). 16 a step trains

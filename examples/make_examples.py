@@ -4,7 +4,7 @@ Run from the repository root: .venv/bin/python examples/make_examples.py
 
 - house_1.jpg ... house_6.jpg: the first six photos of the generated test split (seed 11)
   that the shipped detector reads right. It reads about two in three of that split (see
-  the README's table), and about half of real photos, so these show what a right reading
+  the README's table), and as many real photos, so these show what a right reading
   looks like, not how often one happens.
 - sideways.jpg: house_1 stored turned a quarter with an EXIF orientation tag, as a phone
   writes a photo taken upright: it must be read as the upright one.
@@ -12,8 +12,9 @@ Run from the repository root: .venv/bin/python examples/make_examples.py
   them: it must not be read as a white page.
 - door.jpg: house_3 pasted small into a larger plain wall, the number a fifth as wide as
   the photo: a wider view than most of the generated set, which the detector reads only
-  with its second look (a crop around what it found). numbers.json records any photo it
-  misreads beside the true number, so that a change of detector shows.
+  with its search (zoomed-in windows) and its second look (a crop around what it found).
+  numbers.json records any photo it misreads beside the true number, so that a change of
+  detector shows.
 """
 
 from __future__ import annotations

@@ -175,7 +175,9 @@ def test_the_detector_reads_every_kind_of_input_alike(test_photos, tmp_path):
 
     detector = Detector.from_pretrained(device="cpu")
     images = [image for image, _ in test_photos[:3]]
-    expected = read_numbers(load_model(SHIPPED_WEIGHTS), images)
+    # What a detector of its own reads in the PIL images, each step included (the second
+    # look may change a reading, so one look's read_numbers is no reference here).
+    expected = Detector(load_model(SHIPPED_WEIGHTS), device="cpu")(images)
     images[0].save(tmp_path / "first.png")
     pixels = np.array(images[1])  # a writable copy, as a caller would hold it
     inputs = [tmp_path / "first.png", pixels, torch.from_numpy(pixels).permute(2, 0, 1),
@@ -342,12 +344,21 @@ def test_the_search_finds_numbers_too_small_for_the_whole_photo_look():
             assert reading.number == without(wall).number
             continue
         missed += 1
-        if reading.number and reading.number == searching(photo).number:
+        alone = searching(photo)
+        if reading.number and reading.number == alone.number:
             found += 1
-            boxes = reading.detections.boxes_xyxy  # in the wall's pixels, on the photo
-            assert (boxes[:, :2] >= torch.tensor(offset) - 2).all()
-            assert (boxes[:, 2:] <= torch.tensor(offset) + torch.tensor(photo.size) + 2).all()
-    # The shipped detector's first look misses 20 of the 60 walls; the search then reads 15
+            # In the wall's pixels: moved back by the offset, the digits are where the photo
+            # read alone has them (a window placed or scaled wrongly would move them by a
+            # good part of the photo) ...
+            boxes = reading.detections.boxes_xyxy - torch.tensor(offset * 2)
+            assert (torchvision.ops.box_iou(boxes, alone.detections.boxes_xyxy).diagonal()
+                    > 0.3).all()
+            # ... and on the photo, give or take the margin labels carry past the ink (a
+            # digit at the photo's edge may reach a little beyond it).
+            margin = 0.1 * photo.height
+            assert (boxes[:, :2] >= -margin).all()
+            assert (boxes[:, 2:] <= torch.tensor(photo.size) + margin).all()
+    # The shipped detector's first look misses 29 of the 60 walls; the search then reads 18
     # of them as the photo alone reads.
     assert missed >= 10 and found >= missed / 2
 

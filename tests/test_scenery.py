@@ -71,3 +71,40 @@ def test_the_banks_hold_every_face_and_letters():
     assert len(bank) == len(FONT_FILES) * len(GLYPH_STYLES)
     assert all(len(face) == 10 and all(glyph.getbbox() for glyph in face) for face in bank)
     assert len(letter_bank()) == 3 * len(LETTERS)
+
+
+def _ink_widths(glyph) -> np.ndarray:
+    """Per row of a mask, the span of its ink in pixels (0 for a row without ink)."""
+    ink = np.asarray(glyph) >= 128
+    return np.array([np.ptp(np.flatnonzero(row)) + 1 if row.any() else 0 for row in ink])
+
+
+def test_remove_foot_keeps_the_stem_and_flag_and_cuts_the_foot():
+    from yolo_smol.data.synthetic import remove_foot
+
+    one = glyph_bank()[0][1]  # regular DejaVu Sans "1": flag, stem, foot
+    bare = remove_foot(one)
+    assert bare.size == one.size  # draws where the footed "1" draws
+    before, after = _ink_widths(one), _ink_widths(bare)
+    stem = np.median(before[len(before) // 3:2 * len(before) // 3])
+    assert before[-1] > 2 * stem  # the foot is there to cut
+    assert after[-1] <= stem + 2  # only the stem reaches the base now
+    changed = np.flatnonzero((np.asarray(one) != np.asarray(bare)).any(axis=1))
+    assert changed.min() > 0.7 * one.height  # the flag and the stem above the foot stay
+    # A glyph without a foot comes back as it was.
+    seven = glyph_bank()[0][7]
+    assert np.array_equal(np.asarray(remove_foot(seven)), np.asarray(seven))
+
+
+def test_footless_ones_cover_every_face():
+    from yolo_smol.data.synthetic import footless_ones
+
+    ones, bank = footless_ones(), glyph_bank()
+    assert len(ones) == len(bank)
+    assert all(bare.size == face[1].size for bare, face in zip(ones, bank, strict=True))
+    outline = GLYPH_STYLES.index("outline")
+    cut = [not np.array_equal(np.asarray(bare), np.asarray(face[1]))
+           for bare, face in zip(ones, bank, strict=True)]
+    assert not any(cut[outline::len(GLYPH_STYLES)])  # hollow feet are kept
+    regular = cut[::len(GLYPH_STYLES)]
+    assert sum(regular) >= 0.75 * len(regular)  # nearly every typeface's "1" has a foot

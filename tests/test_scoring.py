@@ -28,10 +28,11 @@ def test_one_look_scores_as_eval_on_photos_already_the_models_size():
     for row in generated:
         scale_x, scale_y = 128 / row["image"].width, 64 / row["image"].height
         row["image"] = row["image"].convert("RGB").resize((128, 64))
-        row["digits"]["bbox"] = [[x * scale_x, y * scale_y, w * scale_x, h * scale_y]
-                                 for x, y, w, h in row["digits"]["bbox"]]
+        # Stored as SVHN stores boxes: whole pixels, truncated.
+        row["digits"]["bbox"] = [[int(x * scale_x), int(y * scale_y), int(w * scale_x),
+                                  int(h * scale_y)] for x, y, w, h in row["digits"]["bbox"]]
         rows.append(row)
-    rows = datasets.Dataset.from_list(rows, generated.features)  # as stored: whole pixels
+    rows = datasets.Dataset.from_list(rows, generated.features)
     once = Detector(model, device="cpu", second_look=False, search=False)
     photos = [row["image"].convert("RGB") for row in rows]
     score = score_detector(once, photos, true_digits(rows))

@@ -168,3 +168,23 @@ def test_bad_arguments():
         make_synthetic(3, split="validation")
     with pytest.raises(ValueError, match="at least 0"):
         make_synthetic(-1)
+
+
+def test_a_bare_one_keeps_the_label_of_a_footed_one(monkeypatch):
+    # Every "1" drawn bare: its ink loses the foot, its box still spans it.
+    monkeypatch.setattr(synthetic, "FOOTLESS_ONE_SHARE", 1.0)
+    rng = np.random.default_rng(0)
+    wider = ones = 0
+    for _ in range(200):
+        number = synthetic._draw_number(rng, 48, 1.0)
+        for label, mask, box in zip(number.labels, number.masks, number.boxes_in_mask,
+                                    strict=True):
+            if label != 1:
+                assert box == tight_box(mask)  # other digits: the ink's own box
+                continue
+            ink_box = tight_box(mask)
+            ones += 1
+            # The box holds the bare ink, and reaches past it where the foot was.
+            assert box[0] <= ink_box[0] and box[2] >= ink_box[2]
+            wider += (box[2] - box[0]) > (ink_box[2] - ink_box[0])
+    assert ones > 30 and wider > 0.5 * ones
