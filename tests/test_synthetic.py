@@ -188,3 +188,17 @@ def test_a_bare_one_keeps_the_label_of_a_footed_one(monkeypatch):
             assert box[0] <= ink_box[0] and box[2] >= ink_box[2]
             wider += (box[2] - box[0]) > (ink_box[2] - ink_box[0])
     assert ones > 30 and wider > 0.5 * ones
+
+
+def test_digits_laid_out_past_the_border_get_no_label():
+    # A long number in a narrow crop can run past the image's edge; a digit with no pixel
+    # inside must not be labelled (image 739 of seed 7 lays its fourth digit out beyond
+    # the right border of a 61 x 30 crop).
+    for index in range(700, 800):
+        sample = synthetic.render_image(7, "train", index)
+        assert len(sample.boxes_xywh) == len(sample.labels) >= 1
+        for left, top, width, height in sample.boxes_xywh:
+            assert width > 0 and height > 0, (index, sample.boxes_xywh)
+            assert 0 <= left and left + width <= sample.width, (index, sample.boxes_xywh)
+            assert 0 <= top and top + height <= sample.height, (index, sample.boxes_xywh)
+    assert len(synthetic.render_image(7, "train", 739).labels) == 3

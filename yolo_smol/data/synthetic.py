@@ -43,7 +43,7 @@ __all__ = ["GENERATOR_VERSION", "SPLIT_IDS", "SyntheticImage", "glyph_bank", "te
            "make_synthetic", "load_synthetic", "label_box", "LABEL_MARGIN"]
 
 # Bump when the generator's output changes, so cached copies are not reused.
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
 SPLIT_IDS = {"train": 0, "test": 1, "extra": 2}
 # The sizes of SVHN full_numbers' splits are the defaults when no size is given.
 SPLIT_SIZES = svhn.SPLIT_SIZES
@@ -436,10 +436,25 @@ def render_image(seed: int, split: str, index: int) -> SyntheticImage:
     if scale < 1.0:
         image = image.resize((full_width, full_height), Image.BILINEAR)
         boxes = [_enlarge_box(box, scale) for box in boxes]
-    boxes = [label_box(box, (full_width, full_height)) for box in boxes]
+    boxes, labels = _labels(boxes, number.labels, (full_width, full_height))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=int(rng.integers(35, 95)))
-    return SyntheticImage(buffer.getvalue(), full_width, full_height, boxes, number.labels)
+    return SyntheticImage(buffer.getvalue(), full_width, full_height, boxes, labels)
+
+
+def _labels(boxes_xywh: list[list[int]], labels: list[int], image_size: tuple[int, int],
+            ) -> tuple[list[list[int]], list[int]]:
+    """The labels of the digits drawn: each tight box ``(x, y, w, h)`` made an SVHN-style
+    label (:func:`label_box`) inside the image of ``image_size`` ``(width, height)``.
+
+    A long number in a narrow crop may be laid out past the image's edge: a digit with no
+    pixel inside the image was not drawn, and gets no label (kept inside the image, its box
+    would be empty or turned inside out).
+    """
+    boxes = [label_box(box, image_size) for box in boxes_xywh]
+    shown = [width > 0 and height > 0 for _, _, width, height in boxes]
+    return ([box for box, inside in zip(boxes, shown, strict=True) if inside],
+            [label for label, inside in zip(labels, shown, strict=True) if inside])
 
 
 def _draw_number(rng: np.random.Generator, height: int, zoom_out: float) -> _Number:
