@@ -170,5 +170,45 @@ def test_digits_off_the_numbers_row_or_size_are_left_out_of_the_reading():
     assert on_one_line(torch.tensor(row)).all()
     assert on_one_line(torch.tensor(row[:1])).tolist() == [True]
     assert on_one_line(torch.zeros(0, 4)).shape == (0,)
-    # Two digits: the median is their mean, so both stay unless they differ by a lot.
+    # Two digits: the median is the lower of the two (torch.median's), so both stay
+    # unless they differ by a lot.
     assert on_one_line(torch.tensor([[0.0, 0, 10, 30], [12.0, 2, 22, 30]])).all()
+
+
+def test_the_batched_reading_rules_agree_with_the_rules_image_by_image():
+    """on_the_line and left_to_right for a whole batch give, image by image, what
+    on_one_line and a stable sort by box centre give: images of 0, 1, 2 (an even count,
+    whose median is the lower middle value) and many rows, whole-pixel boxes so that
+    heights and centres tie, and a batch of one image (a table without padding)."""
+    from yolo_smol.detection.postprocess import (
+        Detections,
+        left_to_right,
+        on_one_line,
+        on_the_line,
+    )
+
+    generator = torch.Generator().manual_seed(0)
+    images = []
+    for count in [0, 1, 2, 3, 4, 7, 2, 0, 12, 5, 9, 6]:
+        corner = torch.randint(0, 40, (count, 2), generator=generator).float()
+        size = torch.randint(2, 40, (count, 2), generator=generator).float()
+        scores = torch.rand(count, generator=generator).sort(descending=True).values
+        images.append(Detections.of_image(torch.cat([corner, corner + size], dim=1), scores,
+                                          torch.randint(0, 10, (count,), generator=generator)))
+    batch = Detections.cat(images)
+    kept = on_the_line(batch)
+    assert torch.equal(kept, torch.cat([on_one_line(image.boxes_xyxy) for image in images]))
+    assert 0 < int(kept.sum()) < batch.num_detections  # the rule keeps some, drops some
+    for image in images[:3] + images[8:9]:
+        assert torch.equal(on_the_line(image), on_one_line(image.boxes_xyxy))
+    ordered = left_to_right(batch)
+    assert ordered.counts.tolist() == batch.counts.tolist()
+    ties = 0
+    for image, view in zip(images, ordered, strict=True):
+        centres = (image.boxes_xyxy[:, 0] + image.boxes_xyxy[:, 2]) / 2
+        ties += len(centres) - len(centres.unique())
+        order = torch.argsort(centres, stable=True)
+        assert torch.equal(view.boxes_xyxy, image.boxes_xyxy[order])
+        assert torch.equal(view.scores, image.scores[order])
+        assert torch.equal(view.labels, image.labels[order])
+    assert ties > 0  # tied centres were there to keep in order
