@@ -7,7 +7,9 @@ measuring only and never enter the repository). Prints
 - mAP@0.5, mAP@0.5:0.95 and whole-number accuracy, exactly as ``yolo-smol eval`` scores them
   (one look at each photo);
 - mAP@0.5 and mAP@0.5:0.95 of the ``Detector`` as ``yolo-smol detect`` runs it: the scored
-  digits of all the looks it takes at a photo (``Detector.detections``);
+  digits of all the looks it takes at a photo (``Detector.detections``; a digit that a more
+  confident digit of another class covers keeps ``--other_class_factor`` of its score, 0.5
+  as in the ``Detector``, 1 for the plain merged looks);
 - the share of photos the ``Detector`` reads exactly, as ``yolo-smol detect`` reads them
   (with its search where the whole photo shows nothing, unless ``--search 0``, and its
   second look, unless ``--second_look 0``), and AP@0.5 digit by digit over all its looks;
@@ -128,6 +130,10 @@ def main() -> int:
     parser.add_argument("--search", type=int, choices=(0, 1), default=1,
                         help="where the whole photo shows no digits, search zoomed-in windows "
                              "(1, as yolo-smol detect does) or not (0)")
+    parser.add_argument("--other_class_factor", type=float, default=0.5,
+                        help="what a digit covered by a more confident digit of another class "
+                             "keeps of its score in the Detector's scored digits (0.5, as the "
+                             "Detector; 1: unchanged)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -149,7 +155,7 @@ def main() -> int:
     result = report.result
     photos = [row["image"].convert("RGB") for row in dataset]
     detector = Detector(model, device="cpu", second_look=bool(args.second_look),
-                        search=bool(args.search))
+                        search=bool(args.search), other_class_factor=args.other_class_factor)
     truths = true_digits(dataset)
     score = score_detector(detector, photos, truths, args.confidence_threshold)
     errors = breakdown(score.readings, truths)
@@ -168,7 +174,8 @@ def main() -> int:
     steps = (f"search {'on' if args.search else 'off'}, second look "
              f"{'on' if args.second_look else 'off'}")
     print(f"mAP@0.5, all looks    {looks.ap50:.3f} (mAP@0.5:0.95 {looks.map:.3f}; the scored "
-          f"digits of every look the Detector takes, {steps})")
+          f"digits of every look the Detector takes, {steps}; a digit another class covers "
+          f"more confidently scored x{args.other_class_factor:g})")
     print(f"read exactly          {score.read_exactly:.3f} (by the Detector, {steps}; both "
           "on is how yolo-smol detect reads)")
     print("AP@0.5 by digit       " + "  ".join(

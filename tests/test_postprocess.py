@@ -212,3 +212,39 @@ def test_the_batched_reading_rules_agree_with_the_rules_image_by_image():
         assert torch.equal(view.scores, image.scores[order])
         assert torch.equal(view.labels, image.labels[order])
     assert ties > 0  # tied centres were there to keep in order
+
+
+def test_a_digit_another_class_covers_more_confidently_keeps_half_its_score():
+    from yolo_smol.detection.postprocess import Detections, demote_other_classes
+
+    rows = [  # (box, score, label), best first, as detect returns them
+        ([0.0, 0, 10, 20], 0.9, 1),    # a "1"
+        ([30.0, 0, 40, 20], 0.7, 9),   # a "9"
+        ([1.0, 0, 11, 20], 0.6, 7),    # a "7" on the "1" (IoU 0.82): covered by it
+        ([0.5, 1, 10, 21], 0.5, 1),    # a second "1" there: not by the "1", but by the "7",
+                                       # whose score as given is higher
+        ([30.0, 0, 40, 20], 0.4, 4),   # a "4" on the "9": covered
+        ([60.0, 0, 70, 20], 0.35, 2),  # a "2" alone
+        ([8.0, 0, 18, 20], 0.32, 3),   # a "3" that barely touches the "1" (IoU 0.11)
+    ]
+    image = Detections.of_image(torch.tensor([box for box, _, _ in rows]),
+                                torch.tensor([score for _, score, _ in rows]),
+                                torch.tensor([label for _, _, label in rows]))
+    other = Detections.of_image(torch.tensor([[5.0, 5, 15, 25]]), torch.tensor([0.8]),
+                                torch.tensor([5]))
+    batch = Detections.cat([image, other, Detections.of_image(torch.zeros(0, 4),
+                                                              torch.zeros(0),
+                                                              torch.zeros(0, dtype=torch.long))])
+    demoted = demote_other_classes(batch, overlap_threshold=0.3, factor=0.5)
+    first, second, third = list(demoted)
+    # Best first again: the "2" and the "3" now rank above the demoted "7", "1" and "4".
+    assert first.labels.tolist() == [1, 9, 2, 3, 7, 1, 4]
+    torch.testing.assert_close(first.scores, torch.tensor([0.9, 0.7, 0.35, 0.32, 0.3, 0.25, 0.2]))
+    assert torch.equal(first.boxes_xyxy[4], torch.tensor([1.0, 0, 11, 20]))  # rows moved whole
+    assert second.scores.tolist() == [pytest.approx(0.8)] and third.num_detections == 0
+    # Image by image the same, and a factor of 1 changes nothing.
+    for part, alone in zip([image, other], [first, second], strict=True):
+        torch.testing.assert_close(demote_other_classes(part).scores, alone.scores)
+    unchanged = demote_other_classes(batch, factor=1.0)
+    assert torch.equal(unchanged.scores, batch.scores)
+    assert torch.equal(unchanged.boxes_xyxy, batch.boxes_xyxy)

@@ -367,7 +367,7 @@ def test_the_detectors_scored_digits_hold_what_it_reads_and_match_one_look_alone
     from torchvision.ops import box_iou
 
     from yolo_smol import Detector
-    from yolo_smol.detection.postprocess import detect
+    from yolo_smol.detection.postprocess import demote_other_classes, detect
 
     photos = [image for image, _ in test_photos]
     detector = Detector.from_pretrained(device="cpu")
@@ -379,24 +379,32 @@ def test_the_detectors_scored_digits_hold_what_it_reads_and_match_one_look_alone
         torch.testing.assert_close(with_readings.boxes_xyxy, alone.boxes_xyxy)
         torch.testing.assert_close(with_readings.scores, alone.scores)
     for reading, found in zip(readings, scored, strict=True):
-        assert len(found.scores) <= 100 and (found.scores >= 0.001).all()
+        # Each look keeps its digits down to 0.001; a digit another class covers more
+        # confidently then keeps half its score (demote_other_classes), once.
+        assert len(found.scores) <= 100 and (found.scores >= 0.001 * 0.5).all()
         assert torch.equal(found.scores, found.scores.sort(descending=True).values)
         # Every digit read is among the scored ones: the same class, the same place
-        # (merging looks keeps the better of two boxes NMS calls one), at least as sure.
+        # (merging looks keeps the better of two boxes NMS calls one), at least as sure,
+        # or half as sure where another look found another class there more confidently.
         for box, score, label in zip(reading.detections.boxes_xyxy,
                                      reading.detections.scores,
                                      reading.detections.labels, strict=True):
-            same = (found.labels == label) & (found.scores >= score - 1e-6)
+            same = (found.labels == label) & (found.scores >= 0.5 * score - 1e-6)
             assert same.any() and box_iou(box[None], found.boxes_xyxy[same]).max() > 0.45
-    # With one look, the scored digits are exactly the model's detections down to 0.001.
+    # With one look, the scored digits are exactly the model's detections down to 0.001,
+    # those another class covers more confidently at half their score.
     once = Detector.from_pretrained(device="cpu", second_look=False, search=False)
+    plain = Detector.from_pretrained(device="cpu", second_look=False, search=False,
+                                     other_class_factor=1.0)
     model = once.model
     with torch.inference_mode():
         outputs = [output.clone() for output in model(to_model_input(
             photos, model.config.image_size))]
-    expected = detect(outputs, model.anchors, model.config.image_size, 0.001, 0.45,
-                      original_sizes=[photo.size for photo in photos])
-    for index, found in enumerate(once.detections(photos)):
-        torch.testing.assert_close(found.boxes_xyxy, expected[index].boxes_xyxy)
-        torch.testing.assert_close(found.scores, expected[index].scores)
-    assert once.detections(photos[0]).labels.tolist() == expected[0].labels.tolist()
+    found = detect(outputs, model.anchors, model.config.image_size, 0.001, 0.45,
+                   original_sizes=[photo.size for photo in photos])
+    for detector, expected in ((plain, found), (once, demote_other_classes(found, 0.3, 0.5))):
+        for index, scored_digits in enumerate(detector.detections(photos)):
+            torch.testing.assert_close(scored_digits.boxes_xyxy, expected[index].boxes_xyxy)
+            torch.testing.assert_close(scored_digits.scores, expected[index].scores)
+        assert detector.detections(photos[0]).labels.tolist() == expected[0].labels.tolist()
+    assert not torch.equal(demote_other_classes(found, 0.3, 0.5).scores, found.scores)

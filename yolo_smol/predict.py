@@ -29,6 +29,7 @@ from yolo_smol.data.prepare import squash
 from yolo_smol.detection.nms import merging_nms
 from yolo_smol.detection.postprocess import (
     Detections,
+    demote_other_classes,
     detect,
     left_to_right,
     on_the_line,
@@ -165,7 +166,10 @@ class Detector:
     Each photo is read in up to three steps: the whole photo squashed to the model's input;
     where that finds nothing, a search in windows zoomed in 2 and 3 times (``search``); and
     a second look in a crop that frames the digits found as SVHN frames its numbers
-    (``second_look``).
+    (``second_look``). The digits it scores for mAP (:meth:`detections`) are those of every
+    look, merged; a digit that a more confident digit of another class covers keeps
+    ``other_class_factor`` of its score
+    (:func:`~yolo_smol.detection.postprocess.demote_other_classes`).
 
     Example::
 
@@ -177,7 +181,7 @@ class Detector:
     def __init__(self, model: YoloSmol, device: torch.device | str = "auto",
                  iou_threshold: float = 0.45, overlap_threshold: float = 0.3,
                  batch_size: int = 64, second_look: bool = True, search: bool = True,
-                 ) -> None:
+                 other_class_factor: float = 0.5) -> None:
         self.device = choose_device(device) if isinstance(device, str) else device
         # The detector's own copy, BatchNorms folded: faster, and the caller's model is
         # neither moved nor switched to eval mode.
@@ -187,6 +191,7 @@ class Detector:
         self.batch_size = batch_size
         self.second_look = second_look
         self.search = search
+        self.other_class_factor = other_class_factor
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None,
@@ -228,8 +233,10 @@ class Detector:
         detections scoring at least ``minimum_score`` (low, so that mAP sees the whole
         precision-recall curve), and one class-aware NMS merges them, so that a digit seen
         by two looks counts once, with the better score and the looks' boxes averaged
-        (:func:`~yolo_smol.detection.nms.merging_nms`). ``yolo-smol eval`` scores the
-        first look alone.
+        (:func:`~yolo_smol.detection.nms.merging_nms`). Then a digit that a more confident
+        digit of another class covers keeps ``other_class_factor`` of its score
+        (:func:`~yolo_smol.detection.postprocess.demote_other_classes`). ``yolo-smol eval``
+        scores the network's first look alone, as class-aware NMS leaves it.
 
         Returns:
             For one photo, :class:`Detections` of one image: ``boxes_xyxy (D, 4)`` in the
@@ -267,6 +274,9 @@ class Detector:
         if self.second_look:
             readings, scored = self._look_again(photos, readings, scored,
                                                 confidence_threshold, minimum_score)
+        if scored is not None:  # for ranking only: the readings above keep one per place
+            scored = list(demote_other_classes(Detections.cat(scored), self.overlap_threshold,
+                                               self.other_class_factor))
         return readings, scored
 
     def _read(self, photos: list[Image.Image], confidence_threshold: float,

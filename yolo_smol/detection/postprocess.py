@@ -14,14 +14,15 @@ from dataclasses import dataclass
 
 import torch
 
-from yolo_smol.boxes import cxcywh_to_xyxy
+from yolo_smol.boxes import cxcywh_to_xyxy, pairwise_iou
 from yolo_smol.config import input_size
 from yolo_smol.detection.decode import decode_boxes
 from yolo_smol.detection.nms import dense_batched_nms
 from yolo_smol.grouped import pad_by_group
 
 __all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place",
-           "one_per_place_mask", "on_one_line", "on_the_line", "left_to_right"]
+           "one_per_place_mask", "on_one_line", "on_the_line", "left_to_right",
+           "demote_other_classes"]
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,45 @@ def left_to_right(detections: Detections) -> Detections:
     # image's rows by centre.
     order = order[torch.sort(detections.image[order], stable=True).indices]
     return Detections(detections.image[order], boxes[order], detections.scores[order],
+                      detections.labels[order], detections.num_images)
+
+
+def demote_other_classes(detections: Detections, overlap_threshold: float = 0.3,
+                         factor: float = 0.5) -> Detections:
+    """One digit per place, softened for ranking: each detection that a more confident
+    detection of another class overlaps by more than ``overlap_threshold`` (IoU) keeps
+    ``factor`` of its score.
+
+    Class-aware NMS keeps a "1" and a "7" found on the same digit, and a reading keeps only
+    the more confident (:func:`one_digit_per_place`). Scoring every detection for mAP, the
+    less confident one is usually the wrong class: at its full score it ranks among the sure
+    detections of its class and lowers that class's precision early in the ranking. Removing
+    it would lose the digit whenever the more confident class is the wrong one; lowering
+    its score keeps it, further down its class's ranking. This is Soft-NMS's idea (Bodla et
+    al. 2017: decay a suppressed box's score rather than drop it), applied across classes.
+    Which detection covers which is decided on the scores as given, in one pass.
+
+    Args:
+        detections: a batch, rows best first within each image.
+        overlap_threshold: the IoU above which two detections are one place (the reading's).
+        factor: what a covered detection keeps of its score (1 changes nothing).
+
+    Returns:
+        The same rows with their new scores, best first again within each image.
+    """
+    rows = torch.cat([detections.boxes_xyxy.float(), detections.scores.float()[:, None],
+                      detections.labels.float()[:, None]], dim=1)  # (D, 6)
+    table, valid, rank = pad_by_group(rows, detections.image, detections.num_images)
+    boxes, scores, labels = table[..., :4], table[..., 4], table[..., 5]  # (B, K, ...)
+    # covers[b, i, j]: detection j of image b covers detection i.
+    covers = ((pairwise_iou(boxes, boxes) > overlap_threshold)
+              & (scores[:, None, :] > scores[:, :, None])
+              & (labels[:, None, :] != labels[:, :, None]) & valid[:, None, :])
+    covered = covers.any(dim=2)[detections.image, rank]  # (D,)
+    demoted = torch.where(covered, detections.scores * factor, detections.scores)
+    order = torch.sort(demoted, descending=True, stable=True).indices
+    order = order[torch.sort(detections.image[order], stable=True).indices]  # by image again
+    return Detections(detections.image[order], detections.boxes_xyxy[order], demoted[order],
                       detections.labels[order], detections.num_images)
 
 
