@@ -48,3 +48,27 @@ def test_one_look_scores_as_eval_on_photos_already_the_models_size():
     assert 0 < score.read_exactly < 1  # some read, some not: the comparison is exercised
     with pytest.raises(ValueError, match="40 photos but 39"):
         score_detector(once, photos, true_digits(rows.select(range(39))))
+
+
+def test_the_bootstrap_interval_spans_what_other_draws_of_the_photos_give():
+    from yolo_smol.detection.metrics import GroundTruth, mean_average_precision
+    from yolo_smol.detection.postprocess import Detections
+    from yolo_smol.scoring import bootstrap_ap50
+
+    box = torch.tensor([[0.0, 0.0, 10.0, 20.0]])
+    right = (Detections.of_image(box, torch.tensor([0.9]), torch.tensor([3])),
+             GroundTruth(box, torch.tensor([3])))
+    # A "3" missed, and a more confident "3" where there is none: how many such photos a
+    # draw holds moves the 3s' precision and recall, so mAP differs from draw to draw.
+    wrong = (Detections.of_image(box + 50, torch.tensor([0.95]), torch.tensor([3])),
+             GroundTruth(box, torch.tensor([3])))
+    # Photos all alike: every draw is the same set, so the interval is one point.
+    scored, truths = zip(*[right] * 6, strict=True)
+    assert bootstrap_ap50(scored, truths, 10, resamples=50) == (1.0, 1.0)
+    # Some right, some wrong: draws differ, and the whole set lies inside their spread.
+    scored, truths = zip(*([right] * 6 + [wrong] * 4), strict=True)
+    whole = mean_average_precision(Detections.cat(scored), list(truths), 10).ap50
+    low, high = bootstrap_ap50(scored, truths, 10, resamples=200, seed=1)
+    assert low < whole < high and (low, high) == bootstrap_ap50(scored, truths, 10, 200, seed=1)
+    with pytest.raises(ValueError, match="10 photos' detections but 9"):
+        bootstrap_ap50(scored, truths[:9], 10)
