@@ -47,3 +47,15 @@ def test_one_group_gives_the_same_table_as_the_general_layout():
         assert torch.equal(table, general[:1]) and torch.equal(valid, general_valid[:1])
         assert torch.equal(rank, general_rank)
         assert table.dtype == values.dtype and valid.dtype == torch.bool
+
+
+def test_ordering_within_groups_equals_pythons_stable_sort():
+    from yolo_smol.grouped import order_within_groups
+
+    generator = torch.Generator().manual_seed(3)
+    group = torch.randint(0, 5, (60,), generator=generator)  # not grouped: any order
+    key = torch.randint(0, 6, (60,), generator=generator).float()  # many ties
+    for descending in (False, True):
+        sign = -1 if descending else 1
+        expected = sorted(range(60), key=lambda row: (int(group[row]), sign * float(key[row])))
+        assert order_within_groups(key, group, descending).tolist() == expected

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["rank_in_group", "pad_by_group"]
+__all__ = ["rank_in_group", "pad_by_group", "order_within_groups"]
 
 
 def rank_in_group(group: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
@@ -66,3 +66,17 @@ def pad_by_group(values: torch.Tensor, group: torch.Tensor, num_groups: int,
     table[group, rank] = values
     valid[group, rank] = True
     return table, valid, rank
+
+
+def order_within_groups(key: torch.Tensor, group: torch.Tensor,
+                        descending: bool = False) -> torch.Tensor:
+    """``(R,)`` indices that lay rows out grouped by ``group`` (ascending), each group's
+    rows by ``key`` (ties in the order the rows came): a stable sort by key, then a stable
+    sort by group.
+
+    Args:
+        key: ``(R,)`` what orders the rows within a group (a box's centre, a score).
+        group: ``(R,)`` integer group id of each row, e.g. its image.
+    """
+    order = torch.sort(key, descending=descending, stable=True).indices
+    return order[torch.sort(group[order], stable=True).indices]

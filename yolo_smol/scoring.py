@@ -63,7 +63,7 @@ def score_detector(detector: Detector, photos: Sequence[Image.Image],
              for reading, truth in zip(readings, truths, strict=True)]
     metrics = mean_average_precision(Detections.cat(scored), list(truths),
                                      detector.model.config.num_classes)
-    return DetectorScore(sum(exact) / max(len(exact), 1), metrics, readings, list(scored))
+    return DetectorScore(sum(exact) / max(len(exact), 1), metrics, readings, scored)
 
 
 def bootstrap_ap50(scored: Sequence[Detections], truths: Sequence[GroundTruth],

@@ -18,7 +18,7 @@ from yolo_smol.boxes import cxcywh_to_xyxy, pairwise_iou
 from yolo_smol.config import input_size
 from yolo_smol.detection.decode import decode_boxes
 from yolo_smol.detection.nms import dense_batched_nms
-from yolo_smol.grouped import pad_by_group
+from yolo_smol.grouped import order_within_groups, pad_by_group
 
 __all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place",
            "one_per_place_mask", "on_one_line", "on_the_line", "left_to_right",
@@ -101,7 +101,8 @@ class Detections:
             yield Detections.of_image(*parts)
 
     def select(self, keep: torch.Tensor) -> Detections:
-        """The rows where ``keep (D,)`` bool is True, the same images."""
+        """The rows ``keep`` picks, the same images: a ``(D,)`` bool mask, or row indices
+        in the order wanted (the caller keeps the rows grouped by image)."""
         return Detections(self.image[keep], self.boxes_xyxy[keep], self.scores[keep],
                           self.labels[keep], self.num_images)
 
@@ -278,12 +279,8 @@ def left_to_right(detections: Detections) -> Detections:
     order they came), the images as they were. The one exception to "best score first":
     what a reading holds."""
     boxes = detections.boxes_xyxy
-    order = torch.sort((boxes[:, 0] + boxes[:, 2]) / 2, stable=True).indices
-    # A stable sort by image after the sort by centre: grouped by image again, each
-    # image's rows by centre.
-    order = order[torch.sort(detections.image[order], stable=True).indices]
-    return Detections(detections.image[order], boxes[order], detections.scores[order],
-                      detections.labels[order], detections.num_images)
+    return detections.select(order_within_groups((boxes[:, 0] + boxes[:, 2]) / 2,
+                                                 detections.image))
 
 
 def demote_other_classes(detections: Detections, overlap_threshold: float = 0.3,
@@ -319,8 +316,7 @@ def demote_other_classes(detections: Detections, overlap_threshold: float = 0.3,
               & (labels[:, None, :] != labels[:, :, None]) & valid[:, None, :])
     covered = covers.any(dim=2)[detections.image, rank]  # (D,)
     demoted = torch.where(covered, detections.scores * factor, detections.scores)
-    order = torch.sort(demoted, descending=True, stable=True).indices
-    order = order[torch.sort(detections.image[order], stable=True).indices]  # by image again
+    order = order_within_groups(demoted, detections.image, descending=True)
     return Detections(detections.image[order], detections.boxes_xyxy[order], demoted[order],
                       detections.labels[order], detections.num_images)
 
