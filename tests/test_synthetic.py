@@ -202,3 +202,22 @@ def test_digits_laid_out_past_the_border_get_no_label():
             assert 0 <= left and left + width <= sample.width, (index, sample.boxes_xywh)
             assert 0 <= top and top + height <= sample.height, (index, sample.boxes_xywh)
     assert len(synthetic.render_image(7, "train", 739).labels) == 3
+
+
+def test_digits_too_small_to_keep_ink_are_drawn_taller(monkeypatch):
+    # Image 7335 of seed 2's train split draws "251" 3.4 px tall: squeezed, its "5" peaks at
+    # 0.29 coverage, below the tight box's threshold, in the plain face too. It used to
+    # stop the whole generation (a digit without a box); now the number is drawn taller.
+    image = synthetic.render_image(2, "train", 7335)
+    assert image.labels == [2, 5, 1]
+    assert all(width > 0 and height > 0 for _, _, width, height in image.boxes_xywh)
+    # Numbers whose plain digits show at once keep their height.
+    glyph = np.zeros((6, 4), np.float32)
+    glyph[1:5, 1:3] = 1.0
+    monkeypatch.setattr(synthetic, "render_glyph", lambda *args: glyph)
+    height, masks, boxes = synthetic._plain_digits(None, [None] * 10, [4, 2], 3.0, 1.0, 0, 0)
+    assert height == 3.0 and boxes == [(1, 1, 3, 5)] * 2
+    # A face whose glyph is blank at every height is named, not looped on.
+    monkeypatch.setattr(synthetic, "render_glyph", lambda *args: np.zeros((6, 4), np.float32))
+    with pytest.raises(ValueError, match="keep no ink"):
+        synthetic._plain_digits(None, [None] * 10, [4], 3.0, 1.0, 0, 0)
