@@ -492,7 +492,7 @@ def _draw_number(rng: np.random.Generator, height: int, zoom_out: float) -> _Num
     return _Number(labels, font, digit_height, squeeze, shear, angle, masks, boxes_in_mask)
 
 
-def _plain_digits(rng: np.random.Generator, font: list[Image.Image], labels: list[int],
+def _plain_digits(rng: np.random.Generator, font: tuple[Image.Image, ...], labels: list[int],
                   digit_height: float, squeeze: float, shear: float, angle: float,
                   ) -> tuple[float, list[np.ndarray], list[tuple[int, int, int, int]]]:
     """The digits in a plain face, each with ink to box: the height, masks, tight boxes.
