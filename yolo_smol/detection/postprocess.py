@@ -10,7 +10,7 @@ against ``torchvision.ops.batched_nms``), for a whole batch at once.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -317,8 +317,7 @@ def demote_other_classes(detections: Detections, overlap_threshold: float = 0.3,
     covered = covers.any(dim=2)[detections.image, rank]  # (D,)
     demoted = torch.where(covered, detections.scores * factor, detections.scores)
     order = order_within_groups(demoted, detections.image, descending=True)
-    return Detections(detections.image[order], detections.boxes_xyxy[order], demoted[order],
-                      detections.labels[order], detections.num_images)
+    return replace(detections, scores=demoted).select(order)
 
 
 def one_per_place_mask(image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: torch.Tensor,
