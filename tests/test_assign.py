@@ -37,15 +37,31 @@ def test_empty_targets():
     assert len(assignment) == 0 and assignment.num_collisions == 0
 
 
+def test_a_box_that_fits_other_anchors_well_is_assigned_to_them_too():
+    # Shape IoU of this box with anchor 0 (0.15 x 0.73) is 0.66, with anchor 1 (0.1 x 0.46)
+    # 0.64: YOLOv3 takes only anchor 0; a threshold below 0.64 adds anchor 1 on head 1.
+    targets = torch.tensor([[0, 7, 0.3, 0.6, 0.12, 0.6], [0, 2, 0.7, 0.5, 0.14, 0.75]])
+    only_best = assign_targets(targets, ANCHORS, GRIDS)
+    assert only_best.head.tolist() == [0, 0] and only_best.target_index.tolist() == [0, 1]
+    both = assign_targets(targets, ANCHORS, GRIDS, anchor_iou_threshold=0.5)
+    assert both.target_index.tolist() == [0, 0, 1]  # the second fits anchor 1 by 0.43
+    assert both.head.tolist() == [0, 1, 0] and both.labels.tolist() == [7, 7, 2]
+    assert (both.row[1].item(), both.col[1].item()) == (4, 2)  # its centre's cell on 8 x 8
+    torch.testing.assert_close(both.log_scales[1], torch.log(torch.tensor([1.2, 0.6 / 0.46])))
+    everywhere = assign_targets(targets, ANCHORS, GRIDS, anchor_iou_threshold=0.0)
+    assert everywhere.target_index.tolist() == [0, 0, 1, 1]
+
+
 @pytest.mark.parametrize("seed", range(3))
-def test_vectorised_equals_the_loop_reference(seed):
+@pytest.mark.parametrize("anchor_iou_threshold", [1.0, 0.213, 0.0])
+def test_vectorised_equals_the_loop_reference(seed, anchor_iou_threshold):
     data = prepare(make_synthetic(96, seed=seed), image_size=32)
     _, targets = data.batch(torch.arange(96))
     three_heads = torch.tensor([[[0.3, 0.9], [0.2, 0.7]], [[0.15, 0.6], [0.12, 0.5]],
                                 [[0.08, 0.35], [0.05, 0.2]]])
     for anchors, grids in ((ANCHORS, GRIDS), (three_heads, [(2, 2), (4, 4), (8, 8)])):
-        fast = assign_targets(targets, anchors, grids)
-        slow = assign_targets_reference(targets, anchors, grids)
+        fast = assign_targets(targets, anchors, grids, anchor_iou_threshold)
+        slow = assign_targets_reference(targets, anchors, grids, anchor_iou_threshold)
         for field in ("head", "image", "anchor", "row", "col", "labels", "target_index"):
             assert torch.equal(getattr(fast, field), getattr(slow, field)), field
         torch.testing.assert_close(fast.offsets, slow.offsets)

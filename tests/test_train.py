@@ -106,6 +106,8 @@ def test_interrupt_in_the_first_epoch_still_leaves_a_checkpoint(tiny_data, tmp_p
     ({"lr": float("nan")}, "--lr: nan must be a finite number"),
     ({"lr": 0.0}, "--lr: 0 would not train"),
     ({"augment_prob": 1.5}, "--augment_prob: 1.5 must be at most 1"),
+    ({"anchor_iou_threshold": -0.1}, "--anchor_iou_threshold: -0.1 must be a finite number"),
+    ({"anchor_iou_threshold": 2.0}, "--anchor_iou_threshold: 2.0 must be at most 1"),
     ({"device": "quantum"}, "--device"),
 ])
 def test_bad_settings(tmp_path, changes, message):
@@ -274,3 +276,19 @@ def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
                                 "mAP@0.5:0.95 (all looks)": round(score.metrics.map, 4)}
     assert (tmp_path / "shipped" / "w.metrics.csv").read_text() == (
         tmp_path / "run" / "metrics.csv").read_text()
+
+
+def test_the_anchor_iou_threshold_reaches_the_assignment(tiny_data, tmp_path, monkeypatch):
+    import yolo_smol.detection.loss as loss_module
+
+    seen = []
+    original = loss_module.assign_targets
+
+    def recording(targets, anchors, grid_sizes, anchor_iou_threshold=1.0):
+        seen.append(anchor_iou_threshold)
+        return original(targets, anchors, grid_sizes, anchor_iou_threshold)
+
+    monkeypatch.setattr(loss_module, "assign_targets", recording)
+    config = _config(tmp_path, "several", num_epochs=1, anchor_iou_threshold=0.213)
+    train(load_config("smol"), config, tiny_data[0])
+    assert seen and set(seen) == {0.213}  # every step, YOLOv4's rule

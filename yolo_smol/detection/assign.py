@@ -6,6 +6,9 @@ to the grid cell that holds the box's centre. That prediction learns the box, ob
 1 and the class; every other prediction learns objectness 0, except those the ignore rule
 spares (see :mod:`yolo_smol.detection.loss`).
 
+YOLOv4's variant (``anchor_iou_threshold`` below 1) also assigns a box to every other
+anchor whose shape overlaps it by more than the threshold, each at its own head's cell.
+
 Two boxes can land on the same cell and anchor (a *collision*). The rule: the box whose
 shape fits the anchor best keeps it, ties going to the box listed first; the other box is
 not learned in that step, and the collision is counted.
@@ -58,42 +61,57 @@ class Assignment:
 
 
 def assign_targets(targets: torch.Tensor, anchors: torch.Tensor,
-                   grid_sizes: list[tuple[int, int]]) -> Assignment:
+                   grid_sizes: list[tuple[int, int]],
+                   anchor_iou_threshold: float = 1.0) -> Assignment:
     """Assign every target box to one head, anchor and cell, for a whole batch at once.
 
     Args:
         targets: ``(T, 6)`` rows ``[image_index, label, cx, cy, w, h]``, box cxcywh fractions.
         anchors: ``(L, A, 2)`` anchor ``(w, h)`` fractions, head 0 the coarsest.
         grid_sizes: ``(S_h, S_w)`` of each head, in the same order.
+        anchor_iou_threshold: also assign a box to every other anchor whose shape overlaps
+            it by more than this (YOLOv4); 1.0, the default, keeps YOLOv3's one anchor.
 
     Returns:
         The :class:`Assignment`, collisions resolved (best shape IoU wins, then lower index).
     """
     num_heads, num_anchors, _ = anchors.shape
-    boxes = targets[:, 2:6]  # (T, 4)
-    # 1) The best anchor over all heads, by IoU of shapes.
-    shape_fit = shape_iou(boxes[:, 2:], anchors.reshape(-1, 2))  # (T, L * A)
-    best_fit, best = shape_fit.max(dim=1)  # (T,)
-    head, anchor = best // num_anchors, best % num_anchors
+    # 1) The best anchor over all heads, by IoU of shapes, and any other that fits well.
+    source, flat, fit = _anchor_choices(targets, anchors, anchor_iou_threshold)
+    candidates = targets[source]  # (P0, 6)
+    boxes = candidates[:, 2:6]  # (P0, 4)
+    head, anchor = flat // num_anchors, flat % num_anchors
     # 2) Encode each box on its head's grid (a loop over the few heads, not over boxes).
-    cells = torch.zeros(len(targets), 2, dtype=torch.long, device=targets.device)
-    offsets = torch.zeros(len(targets), 2, dtype=boxes.dtype, device=targets.device)
+    cells = torch.zeros(len(candidates), 2, dtype=torch.long, device=targets.device)
+    offsets = torch.zeros(len(candidates), 2, dtype=boxes.dtype, device=targets.device)
     log_scales = torch.zeros_like(offsets)
     for index, (height, width) in enumerate(grid_sizes):
         in_head = head == index
         cells[in_head], offsets[in_head], log_scales[in_head] = encode_boxes(
             boxes[in_head], anchors[index][anchor[in_head]], height, width)
     # 3) Collisions: one winner per (image, head, anchor, row, col).
-    image = targets[:, 0].long()
+    image = candidates[:, 0].long()
     largest = max(max(size) for size in grid_sizes)
     slot = (((image * num_heads + head) * num_anchors + anchor) * largest
-            + cells[:, 1]) * largest + cells[:, 0]  # (T,)
-    keep = _winners(slot, best_fit)
+            + cells[:, 1]) * largest + cells[:, 0]  # (P0,)
+    keep = _winners(slot, fit)
     return Assignment(
         head=head[keep], image=image[keep], anchor=anchor[keep], row=cells[keep, 1],
         col=cells[keep, 0], offsets=offsets[keep], log_scales=log_scales[keep],
-        labels=targets[keep, 1].long(), boxes_cxcywh=boxes[keep],
-        target_index=keep.nonzero().flatten(), num_collisions=int((~keep).sum()))
+        labels=candidates[keep, 1].long(), boxes_cxcywh=boxes[keep],
+        target_index=source[keep], num_collisions=int((~keep).sum()))
+
+
+def _anchor_choices(targets: torch.Tensor, anchors: torch.Tensor, anchor_iou_threshold: float,
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each box's best anchor over all heads, and every other whose shape IoU with it
+    exceeds ``anchor_iou_threshold``: ``(P0,)`` target row, ``(P0,)`` flat anchor index
+    ``head * A + anchor`` and ``(P0,)`` shape IoU, in target order, then anchor order."""
+    shape_fit = shape_iou(targets[:, 4:6], anchors.reshape(-1, 2))  # (T, L * A)
+    chosen = shape_fit > anchor_iou_threshold
+    chosen[torch.arange(len(targets), device=targets.device), shape_fit.argmax(dim=1)] = True
+    source, flat = chosen.nonzero(as_tuple=True)
+    return source, flat, shape_fit[source, flat]
 
 
 def _winners(slot: torch.Tensor, fit: torch.Tensor) -> torch.Tensor:
@@ -111,15 +129,16 @@ def _winners(slot: torch.Tensor, fit: torch.Tensor) -> torch.Tensor:
 
 
 def assign_targets_reference(targets: torch.Tensor, anchors: torch.Tensor,
-                             grid_sizes: list[tuple[int, int]]) -> Assignment:
+                             grid_sizes: list[tuple[int, int]],
+                             anchor_iou_threshold: float = 1.0) -> Assignment:
     """The same assignment written the way the seed's ``build_targets`` was: one box at a
     time, filling dense per-head target grids.
 
     Slow and easy to follow: the tests, the benchmark and the loss chapter check
     :func:`assign_targets` against it.
     """
-    owner = _owner_grids(targets, anchors, grid_sizes)
-    # Read the grids back as a list of positives, in target order.
+    owner, wanted = _owner_grids(targets, anchors, grid_sizes, anchor_iou_threshold)
+    # Read the grids back as a list of positives, in target order (then head, anchor).
     rows = []
     for head, (grid_h, grid_w) in enumerate(grid_sizes):
         for image, anchor, row, col in (owner[head] >= 0).nonzero().tolist():
@@ -129,7 +148,7 @@ def assign_targets_reference(targets: torch.Tensor, anchors: torch.Tensor,
                          [float(box[0] * grid_w - col), float(box[1] * grid_h - row)],
                          torch.log(box[2:].clamp(min=1e-9) / anchors[head, anchor]).tolist(),
                          int(targets[index, 1]), box.tolist()))
-    rows.sort(key=lambda entry: entry[0])
+    rows.sort(key=lambda entry: (entry[0], entry[1], entry[3]))
     columns = list(zip(*rows, strict=True)) or [()] * 10
     long = {"dtype": torch.long}
     return Assignment(
@@ -141,31 +160,38 @@ def assign_targets_reference(targets: torch.Tensor, anchors: torch.Tensor,
         labels=torch.tensor(columns[8], **long),
         boxes_cxcywh=torch.tensor(columns[9], dtype=targets.dtype).view(-1, 4),
         target_index=torch.tensor(columns[0], **long),
-        num_collisions=len(targets) - len(rows))
+        num_collisions=wanted - len(rows))
 
 
 def _owner_grids(targets: torch.Tensor, anchors: torch.Tensor,
-                 grid_sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
-    """Per head, ``(B, A, S_h, S_w)`` long: the target that owns each slot, -1 if none.
+                 grid_sizes: list[tuple[int, int]], anchor_iou_threshold: float,
+                 ) -> tuple[list[torch.Tensor], int]:
+    """Per head, ``(B, A, S_h, S_w)`` long: the target that owns each slot, -1 if none; and
+    how many slots the boxes asked for.
 
-    One box at a time: each goes to its best-fitting anchor (over all heads) at the cell
-    holding its centre, and a slot already taken keeps the better-fitting box (the earlier
-    one on a tie).
+    One box at a time: each goes to its best-fitting anchor (over all heads), and to any
+    other that fits it by more than ``anchor_iou_threshold``, at the cell holding its
+    centre; a slot already taken keeps the better-fitting box (the earlier one on a tie).
     """
     num_anchors = anchors.shape[1]
     batch = int(targets[:, 0].max()) + 1 if len(targets) else 0
     owner = [torch.full((batch, num_anchors, h, w), -1, dtype=torch.long) for h, w in grid_sizes]
     owner_fit = [torch.full((batch, num_anchors, h, w), -1.0) for h, w in grid_sizes]
+    wanted = 0
     for index in range(len(targets)):
         image, _, centre_x, centre_y, _, _ = targets[index]
         fits = shape_iou(targets[index, None, 4:6], anchors.reshape(-1, 2))[0]  # (L * A,)
         best = int(fits.argmax())
-        head, anchor = divmod(best, num_anchors)
-        grid_h, grid_w = grid_sizes[head]
-        col = min(max(int(torch.floor(centre_x * grid_w)), 0), grid_w - 1)
-        row = min(max(int(torch.floor(centre_y * grid_h)), 0), grid_h - 1)
-        slot = (int(image), anchor, row, col)
-        if fits[best] > owner_fit[head][slot]:  # a tie keeps the earlier box
-            owner[head][slot] = index
-            owner_fit[head][slot] = fits[best]
-    return owner
+        for flat in range(len(fits)):
+            if flat != best and not fits[flat] > anchor_iou_threshold:
+                continue
+            wanted += 1
+            head, anchor = divmod(flat, num_anchors)
+            grid_h, grid_w = grid_sizes[head]
+            col = min(max(int(torch.floor(centre_x * grid_w)), 0), grid_w - 1)
+            row = min(max(int(torch.floor(centre_y * grid_h)), 0), grid_h - 1)
+            slot = (int(image), anchor, row, col)
+            if fits[flat] > owner_fit[head][slot]:  # a tie keeps the earlier box
+                owner[head][slot] = index
+                owner_fit[head][slot] = fits[flat]
+    return owner, wanted

@@ -41,6 +41,8 @@ class LossConfig:
         box_loss: ``"sse"`` (the paper's) or ``"giou"``.
         scale_by_size: weight the SSE box term by ``2 - w * h``.
         ignore_threshold: IoU above which an unassigned prediction takes no objectness loss.
+        anchor_iou_threshold: also assign a box to every other anchor whose shape overlaps
+            it by more than this (YOLOv4); 1.0 keeps YOLOv3's one anchor per box.
     """
 
     box_weight: float = 1.0
@@ -49,6 +51,7 @@ class LossConfig:
     box_loss: str = "sse"
     scale_by_size: bool = True
     ignore_threshold: float = 0.5
+    anchor_iou_threshold: float = 1.0
 
     def __post_init__(self) -> None:
         if self.box_loss not in ("sse", "giou"):
@@ -100,7 +103,8 @@ def yolo_loss(outputs: list[torch.Tensor], targets: torch.Tensor, anchors: torch
     targets = targets.to(outputs[0].dtype)
     if assignment is None:
         assignment = assign_targets(targets, anchors,
-                                    [tuple(output.shape[2:4]) for output in outputs])
+                                    [tuple(output.shape[2:4]) for output in outputs],
+                                    config.anchor_iou_threshold)
     box_sum = objectness_sum = class_sum = outputs[0].new_zeros(())
     ignored = 0
     for head, raw in enumerate(outputs):

@@ -203,7 +203,7 @@ def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedDa
     save_dir = Path(config.save_dir)
     run = _start_run(model_config, config, train_data, device, resume_from, initial_weights)
     total_steps = run.steps_per_epoch * config.num_epochs
-    loss_config = LossConfig(box_loss=config.box_loss)
+    loss_config = _loss_config(config)
     try:
         while run.epoch < config.num_epochs:
             row = {"epoch": run.epoch + 1, **_train_epoch(run, train_data, config,
@@ -222,6 +222,12 @@ def train(model_config: ModelConfig, config: TrainConfig, train_data: PreparedDa
     # Handed back in the usual layout: the same numbers as the model load_model gives.
     model = run.inference_model().to(memory_format=torch.contiguous_format)
     return TrainResult(model, run.history, run.best_map, save_dir)
+
+
+def _loss_config(config: TrainConfig) -> LossConfig:
+    """The loss a run trains with: the paper's, with the choices its settings make."""
+    return LossConfig(box_loss=config.box_loss,
+                      anchor_iou_threshold=config.anchor_iou_threshold)
 
 
 def _say_how_to_resume(run: _Run, save_dir: Path, what: str, first: str) -> None:

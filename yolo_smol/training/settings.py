@@ -61,6 +61,9 @@ class TrainConfig:
     grad_clip: float = _setting(10.0, "largest gradient norm; larger ones are scaled down")
     box_loss: str = _setting("sse", "the paper's squared error or GIoU",
                              choices=("sse", "giou"))
+    anchor_iou_threshold: float = _setting(
+        1.0, "also assign a digit to every other anchor whose shape overlaps it by IoU above "
+             "this (YOLOv4); 1.0: only to the best anchor, as YOLOv3")
     image_size: int | tuple[int, int] | None = _setting(
         None, "input size in pixels: 64, or WIDTHxHEIGHT such as 128x64 (default: the "
               "config's)", kind="size")
@@ -115,13 +118,15 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise TrainConfigError(f"--{name}: {value!r} must be a whole number >= 1")
         for name in ("lr", "weight_decay", "warmup_epochs", "grad_clip", "ema_decay",
-                     "augment_prob", "final_lr_fraction", "confidence_threshold"):
+                     "augment_prob", "final_lr_fraction", "confidence_threshold",
+                     "anchor_iou_threshold"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise TrainConfigError(f"--{name}: {value!r} must be a finite number >= 0")
         if self.lr == 0:
             raise TrainConfigError("--lr: 0 would not train; use e.g. 3e-3")
-        for name in ("augment_prob", "ema_decay", "final_lr_fraction", "confidence_threshold"):
+        for name in ("augment_prob", "ema_decay", "final_lr_fraction", "confidence_threshold",
+                     "anchor_iou_threshold"):
             if getattr(self, name) > 1:
                 raise TrainConfigError(f"--{name}: {getattr(self, name)} must be at most 1")
         for name in ("num_train", "num_test", "workers"):
