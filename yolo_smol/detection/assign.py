@@ -31,7 +31,8 @@ __all__ = ["Assignment", "assign_targets", "assign_targets_reference"]
 
 @dataclass(frozen=True)
 class Assignment:
-    """The positives of a batch, one row per assigned box (P rows), in target order.
+    """The positives of a batch, one row per assigned box and anchor (P rows), in target
+    order (a box given several anchors has a row for each, in anchor order).
 
     Attributes:
         head, image, anchor, row, col: ``(P,)`` long; where the positive sits:
@@ -41,7 +42,8 @@ class Assignment:
         labels: ``(P,)`` long digit of each positive.
         boxes_cxcywh: ``(P, 4)`` the ground-truth box, cxcywh fractions of the image.
         target_index: ``(P,)`` row of each positive in the ``(T, 6)`` target table.
-        num_collisions: boxes that lost their cell and anchor to a better-fitting box.
+        num_collisions: boxes that lost a cell and anchor to a better-fitting box (counted
+            once for each anchor lost).
     """
 
     head: torch.Tensor
@@ -63,7 +65,7 @@ class Assignment:
 def assign_targets(targets: torch.Tensor, anchors: torch.Tensor,
                    grid_sizes: list[tuple[int, int]],
                    anchor_iou_threshold: float = 1.0) -> Assignment:
-    """Assign every target box to one head, anchor and cell, for a whole batch at once.
+    """Assign every target box to its head, anchor and cell, for a whole batch at once.
 
     Args:
         targets: ``(T, 6)`` rows ``[image_index, label, cx, cy, w, h]``, box cxcywh fractions.
