@@ -1,7 +1,7 @@
 """How sharp photos look to the model, by photo height: real photos against generated ones.
 
-Each photo is squashed to the detector's 128 x 64 input with LANCZOS, exactly as the model
-sees it, and scored by the mean absolute difference between neighbouring pixels along its
+Each photo is squashed to the shipped detector's 128 x 64 input (``squash``, as the model
+sees it), and scored by the mean absolute difference between neighbouring pixels along its
 rows (grey levels 0-255): blur, low resolution and flat walls lower it, crisp edges and fine
 texture raise it. Prints the median per photo-height bin for the real photos of
 ``--dataset`` (by default the SVHN development photos beside the repository, for measuring
@@ -21,18 +21,21 @@ import datasets
 import numpy as np
 from PIL import Image
 
+from yolo_smol import load_config
+from yolo_smol.config import input_size
+from yolo_smol.data.prepare import squash
 from yolo_smol.data.sources import load_dataset_source
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_SET = REPO.parent / "shared" / "svhn_real_dev" / "annotations.jsonl"
 HEIGHT_BINS = (0, 40, 64, 100, 150)  # px; 64 is the generator's largest drawing
-INPUT_SIZE = (128, 64)
+INPUT_SIZE = input_size(load_config("smol128x64").image_size)  # the shipped detector's
 
 
 def sharpness(image: Image.Image) -> float:
     """Mean absolute difference of neighbouring pixels along the rows of ``image``
     squashed to the model's input, in grey levels."""
-    grey = np.asarray(image.convert("L").resize(INPUT_SIZE, Image.LANCZOS), dtype=np.float32)
+    grey = np.asarray(squash(image.convert("L"), INPUT_SIZE), dtype=np.float32)
     return float(np.abs(np.diff(grey, axis=1)).mean())
 
 
