@@ -53,7 +53,7 @@ HEIGHT_BINS = (0, 30, 40, 50, 70, 100, 150)  # px; the dev set is stratified on 
 COLUMNS = ("date", "label", "weights", "dataset", "photos", "map50", "map",
            "whole_number_accuracy", "missed_fraction", "false_per_photo", "misread_fraction",
            "seconds", "read_exactly", "second_look", "search", "map50_detector",
-           "map_detector")
+           "map_detector", "sure_fraction")
 
 
 def breakdown(readings, truths: list[GroundTruth], iou_threshold: float = 0.5) -> dict:
@@ -136,6 +136,9 @@ def main() -> int:
                         help="what a digit covered by a more confident digit of another class "
                              "keeps of its score in the Detector's scored digits (0.5, as the "
                              "Detector; 1: unchanged)")
+    parser.add_argument("--sure_fraction", type=float, default=None,
+                        help="read only digits scoring at least this fraction of the photo's "
+                             "best (default: the Detector's)")
     parser.add_argument("--bootstrap", type=int, default=300,
                         help="draws of the photos for the interval of mAP@0.5 over all looks "
                              "(0: none)")
@@ -160,7 +163,9 @@ def main() -> int:
     result = report.result
     photos = [row["image"].convert("RGB") for row in dataset]
     detector = Detector(model, device="cpu", second_look=bool(args.second_look),
-                        search=bool(args.search), other_class_factor=args.other_class_factor)
+                        search=bool(args.search), other_class_factor=args.other_class_factor,
+                        **({} if args.sure_fraction is None
+                           else {"sure_fraction": args.sure_fraction}))
     truths = true_digits(dataset)
     score = score_detector(detector, photos, truths, args.confidence_threshold)
     errors = breakdown(score.readings, truths)
@@ -176,10 +181,11 @@ def main() -> int:
     print(f"mAP@0.5               {result.metrics.ap50:.3f}")
     print(f"mAP@0.5:0.95          {result.metrics.map:.3f}")
     print(f"whole-number accuracy {result.whole_number_accuracy:.3f} (one look, as eval scores)")
-    steps = (f"search {'on' if args.search else 'off'}, second look "
-             f"{'on' if args.second_look else 'off'}")
+    looks_taken = (f"search {'on' if args.search else 'off'}, second look "
+                   f"{'on' if args.second_look else 'off'}")
+    steps = f"{looks_taken}, digits at least {detector.sure_fraction:g} as sure as the best"
     print(f"mAP@0.5, all looks    {looks.ap50:.3f} (mAP@0.5:0.95 {looks.map:.3f}; the scored "
-          f"digits of every look the Detector takes, {steps}; a digit another class covers "
+          f"digits of every look the Detector takes, {looks_taken}; a digit another class covers "
           f"more confidently scored x{args.other_class_factor:g})")
     if args.bootstrap:
         low, high = bootstrap_ap50(score.scored, truths, model.config.num_classes,
@@ -187,8 +193,8 @@ def main() -> int:
         print(f"  90 % of it          {low:.3f} to {high:.3f} (over {args.bootstrap} draws of "
               f"these {len(photos)} photos with replacement: how far other photos like them "
               "could move it)")
-    print(f"read exactly          {score.read_exactly:.3f} (by the Detector, {steps}; both "
-          "on is how yolo-smol detect reads)")
+    print(f"read exactly          {score.read_exactly:.3f} (by the Detector, {steps}; "
+          "as yolo-smol detect reads by default)")
     print("AP@0.5 by digit       " + "  ".join(
         f"{digit}: {ap:.2f}" for digit, ap in enumerate(looks.per_class_ap50))
           + " (all looks)")
@@ -209,7 +215,7 @@ def main() -> int:
         "misread_fraction": f"{errors['misread_fraction']:.4f}", "seconds": f"{seconds:.1f}",
         "read_exactly": f"{score.read_exactly:.4f}", "second_look": args.second_look,
         "search": args.search, "map50_detector": f"{looks.ap50:.4f}",
-        "map_detector": f"{looks.map:.4f}"})
+        "map_detector": f"{looks.map:.4f}", "sure_fraction": f"{detector.sure_fraction:g}"})
     print(f"appended a row to {csv_path}")
     return 0
 

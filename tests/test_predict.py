@@ -12,6 +12,7 @@ from yolo_smol.data.prepare import prepare
 from yolo_smol.data.synthetic import make_synthetic
 from yolo_smol.predict import (
     SHIPPED_WEIGHTS,
+    SURE_FRACTION,
     ImageError,
     draw_reading,
     find_images,
@@ -136,10 +137,16 @@ def test_cli_detect_reads_a_folder_and_keeps_going_past_a_bad_photo(tmp_path, te
         assert (out_dir / f"photo{index}.detected.png").is_file()
         assert all(len(digit["box_xyxy"]) == 4 for digit in entry["digits"])
     assert report["second_look"] is True and report["search"] is True  # the defaults
+    assert report["sure_fraction"] == SURE_FRACTION
     assert main(["detect", "--image_path", str(folder / "photo0.png"),
-                 "--save_dir", str(out_dir), "--search", "False", "--second_look", "no"]) == 0
+                 "--save_dir", str(out_dir), "--search", "False", "--second_look", "no",
+                 "--sure_fraction", "0"]) == 0
     report = json.loads((out_dir / "readings.json").read_text())
     assert report["second_look"] is False and report["search"] is False
+    assert report["sure_fraction"] == 0.0
+    with pytest.raises(SystemExit):
+        main(["detect", "--help"])
+    assert f"the detector's, {SURE_FRACTION}" in " ".join(capsys.readouterr().out.split())
 
 
 def test_cli_detect_rejects_weights_of_another_config(tmp_path, test_photos, capsys):
@@ -408,3 +415,41 @@ def test_the_detectors_scored_digits_hold_what_it_reads_and_match_one_look_alone
             torch.testing.assert_close(scored_digits.scores, expected[index].scores)
         assert detector.detections(photos[0]).labels.tolist() == expected[0].labels.tolist()
     assert not torch.equal(demote_other_classes(found, 0.3, 0.5).scores, found.scores)
+
+
+def test_only_sure_digits_drops_the_digits_far_less_sure_than_the_best():
+    from yolo_smol.detection.postprocess import Detections
+    from yolo_smol.predict import Reading, only_sure_digits
+
+    boxes = torch.tensor([[0.0, 0, 5, 10], [6, 0, 11, 10], [12, 0, 17, 10]])
+    digits = Detections.of_image(boxes, torch.tensor([0.3, 0.9, 0.5]), torch.tensor([1, 2, 7]))
+    reading = Reading("127", digits, (20, 10))
+    sure = only_sure_digits(reading, 0.4)  # keeps scores >= 0.36: left to right, "27"
+    assert sure.number == "27" and sure.size == (20, 10)
+    torch.testing.assert_close(sure.detections.boxes_xyxy, boxes[1:])
+    assert only_sure_digits(reading, 0.0).number == "127"
+    assert only_sure_digits(reading, 1.0).number == "2"
+    empty = Reading("", Detections.of_image(torch.zeros(0, 4), torch.zeros(0),
+                                            torch.zeros(0, dtype=torch.long)), (20, 10))
+    assert only_sure_digits(empty, 0.4).number == ""
+    with pytest.raises(ValueError, match="sure_fraction"):
+        only_sure_digits(reading, 1.5)
+
+
+def test_the_sure_rule_changes_readings_only_never_what_is_scored(test_photos):
+    from yolo_smol import Detector
+
+    photos = [image for image, _ in test_photos]
+    every = Detector.from_pretrained(device="cpu", sure_fraction=0.0)
+    sure = Detector.from_pretrained(device="cpu", sure_fraction=0.9)
+    (read_every, scored_every), (read_sure, scored_sure) = (
+        every.read_with_detections(photos), sure.read_with_detections(photos))
+    for a, b in zip(scored_every, scored_sure, strict=True):
+        torch.testing.assert_close(a.boxes_xyxy, b.boxes_xyxy)
+        torch.testing.assert_close(a.scores, b.scores)
+    dropped = 0
+    for a, b in zip(read_every, read_sure, strict=True):
+        kept = a.detections.scores >= 0.9 * a.detections.scores.max() if a.number else []
+        assert b.number == "".join(str(int(label)) for label in a.detections.labels[kept])
+        dropped += len(a.number) - len(b.number)
+    assert dropped > 0  # at 0.9 some digit of these 20 photos is always less sure

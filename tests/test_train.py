@@ -245,7 +245,8 @@ def test_the_readmes_resume_command_continues_the_run_as_it_was(tmp_path, monkey
 @pytest.mark.slow
 def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
     from yolo_smol.cli import main
-    from yolo_smol.training.model_card import write_model_card
+    from yolo_smol.predict import SURE_FRACTION
+    from yolo_smol.training.model_card import rescore_real_photos, write_model_card
 
     folder = jsonl_folder(tmp_path / "photos", {"train": 16, "test": 8})
     command = ["train", "--dataset", str(folder), "--num_epochs", "2", "--batch_size", "8",
@@ -271,11 +272,18 @@ def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
     rows = load_dataset_source(folder / "test.jsonl", "test")
     score = score_detector(Detector.from_pretrained(tmp_path / "shipped" / "w.pt", "cpu"),
                            [row["image"].convert("RGB") for row in rows], true_digits(rows))
-    assert real["detector"] == {"read_exactly": round(score.read_exactly, 4),
+    assert real["detector"] == {"sure_fraction": SURE_FRACTION,
+                                "read_exactly": round(score.read_exactly, 4),
                                 "mAP@0.5 (all looks)": round(score.metrics.ap50, 4),
                                 "mAP@0.5:0.95 (all looks)": round(score.metrics.map, 4)}
     assert (tmp_path / "shipped" / "w.metrics.csv").read_text() == (
         tmp_path / "run" / "metrics.csv").read_text()
+    # Rescoring after a change to how the Detector reads rewrites only the real figures.
+    stale = {**card, "real_photos": {"detector": {"read_exactly": -1.0}}}
+    (tmp_path / "shipped" / "w.json").write_text(json.dumps(stale))
+    rescored = rescore_real_photos(tmp_path / "shipped" / "w.pt", folder / "test.jsonl")
+    assert json.dumps(rescored) == json.dumps(card)
+    assert json.loads((tmp_path / "shipped" / "w.json").read_text())["real_photos"] == real
 
 
 def test_the_anchor_iou_threshold_reaches_the_assignment(tiny_data, tmp_path, monkeypatch):

@@ -116,6 +116,10 @@ def _add_detect_parser(commands) -> None:
     detect.add_argument("--search", type=_boolean, default=True, metavar="BOOL",
                         help="where the whole photo shows no digits, look for them in "
                              "windows zoomed in 2 and 3 times (default: True)")
+    detect.add_argument("--sure_fraction", type=_probability, default=None,
+                        help="read only the digits scoring at least this fraction of the "
+                             "photo's best digit; 0 reads every one (default: the "
+                             "detector's, 0.4)")
     detect.add_argument("--save_dir", default="runs/detect",
                         help="where the annotated photos and readings.json go "
                              "(default: runs/detect)")
@@ -161,7 +165,8 @@ def _run_detect(args: argparse.Namespace) -> None:
     report = detect_images(args.image_path, args.save_dir, args.weights,
                            args.model_config, args.confidence_threshold, args.iou_threshold,
                            _device(args.device, choose_device), args.second_look,
-                           args.search)
+                           args.search, **({} if args.sure_fraction is None
+                                            else {"sure_fraction": args.sure_fraction}))
     for message in report.unreadable:
         print(f"yolo-smol detect: skipped {message}", file=sys.stderr)
     for path, reading in report.readings:
