@@ -53,7 +53,7 @@ HEIGHT_BINS = (0, 30, 40, 50, 70, 100, 150)  # px; the dev set is stratified on 
 COLUMNS = ("date", "label", "weights", "dataset", "photos", "map50", "map",
            "whole_number_accuracy", "missed_fraction", "false_per_photo", "misread_fraction",
            "seconds", "read_exactly", "second_look", "search", "map50_detector",
-           "map_detector", "sure_fraction")
+           "map_detector", "sure_fraction", "max_end_gap")
 
 
 def breakdown(readings, truths: list[GroundTruth], iou_threshold: float = 0.5) -> dict:
@@ -139,6 +139,9 @@ def main() -> int:
     parser.add_argument("--sure_fraction", type=float, default=None,
                         help="read only digits scoring at least this fraction of the photo's "
                              "best (default: the Detector's)")
+    parser.add_argument("--max_end_gap", type=float, default=None,
+                        help="drop end digits set apart by more than this many digit heights "
+                             "(default: the Detector's; a negative value keeps them)")
     parser.add_argument("--bootstrap", type=int, default=300,
                         help="draws of the photos for the interval of mAP@0.5 over all looks "
                              "(0: none)")
@@ -165,7 +168,10 @@ def main() -> int:
     detector = Detector(model, device="cpu", second_look=bool(args.second_look),
                         search=bool(args.search), other_class_factor=args.other_class_factor,
                         **({} if args.sure_fraction is None
-                           else {"sure_fraction": args.sure_fraction}))
+                           else {"sure_fraction": args.sure_fraction}),
+                        **({} if args.max_end_gap is None
+                           else {"max_end_gap": args.max_end_gap if args.max_end_gap >= 0
+                                 else None}))
     truths = true_digits(dataset)
     score = score_detector(detector, photos, truths, args.confidence_threshold)
     errors = breakdown(score.readings, truths)
@@ -183,7 +189,9 @@ def main() -> int:
     print(f"whole-number accuracy {result.whole_number_accuracy:.3f} (one look, as eval scores)")
     looks_taken = (f"search {'on' if args.search else 'off'}, second look "
                    f"{'on' if args.second_look else 'off'}")
-    steps = f"{looks_taken}, digits at least {detector.sure_fraction:g} as sure as the best"
+    steps = (f"{looks_taken}, digits at least {detector.sure_fraction:g} as sure as the best, "
+             + ("end digits kept however far apart" if detector.max_end_gap is None else
+                f"end digits more than {detector.max_end_gap:g} heights apart dropped"))
     print(f"mAP@0.5, all looks    {looks.ap50:.3f} (mAP@0.5:0.95 {looks.map:.3f}; the scored "
           f"digits of every look the Detector takes, {looks_taken}; a digit another class covers "
           f"more confidently scored x{args.other_class_factor:g})")
@@ -215,7 +223,8 @@ def main() -> int:
         "misread_fraction": f"{errors['misread_fraction']:.4f}", "seconds": f"{seconds:.1f}",
         "read_exactly": f"{score.read_exactly:.4f}", "second_look": args.second_look,
         "search": args.search, "map50_detector": f"{looks.ap50:.4f}",
-        "map_detector": f"{looks.map:.4f}", "sure_fraction": f"{detector.sure_fraction:g}"})
+        "map_detector": f"{looks.map:.4f}", "sure_fraction": f"{detector.sure_fraction:g}",
+        "max_end_gap": "none" if detector.max_end_gap is None else f"{detector.max_end_gap:g}"})
     print(f"appended a row to {csv_path}")
     return 0
 

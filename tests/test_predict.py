@@ -11,6 +11,7 @@ from yolo_smol.cli import main
 from yolo_smol.data.prepare import prepare
 from yolo_smol.data.synthetic import make_synthetic
 from yolo_smol.predict import (
+    MAX_END_GAP,
     SHIPPED_WEIGHTS,
     SURE_FRACTION,
     ImageError,
@@ -137,16 +138,18 @@ def test_cli_detect_reads_a_folder_and_keeps_going_past_a_bad_photo(tmp_path, te
         assert (out_dir / f"photo{index}.detected.png").is_file()
         assert all(len(digit["box_xyxy"]) == 4 for digit in entry["digits"])
     assert report["second_look"] is True and report["search"] is True  # the defaults
-    assert report["sure_fraction"] == SURE_FRACTION
+    assert report["sure_fraction"] == SURE_FRACTION and report["max_end_gap"] == MAX_END_GAP
     assert main(["detect", "--image_path", str(folder / "photo0.png"),
                  "--save_dir", str(out_dir), "--search", "False", "--second_look", "no",
-                 "--sure_fraction", "0"]) == 0
+                 "--sure_fraction", "0", "--max_end_gap", "none"]) == 0
     report = json.loads((out_dir / "readings.json").read_text())
     assert report["second_look"] is False and report["search"] is False
-    assert report["sure_fraction"] == 0.0
+    assert report["sure_fraction"] == 0.0 and report["max_end_gap"] is None
     with pytest.raises(SystemExit):
         main(["detect", "--help"])
-    assert f"the detector's, {SURE_FRACTION}" in " ".join(capsys.readouterr().out.split())
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"0 reads every one (default: the detector's, {SURE_FRACTION})" in help_text
+    assert f"none keeps them (default: the detector's, {MAX_END_GAP})" in help_text
 
 
 def test_cli_detect_rejects_weights_of_another_config(tmp_path, test_photos, capsys):
@@ -453,3 +456,45 @@ def test_the_sure_rule_changes_readings_only_never_what_is_scored(test_photos):
         assert b.number == "".join(str(int(label)) for label in a.detections.labels[kept])
         dropped += len(a.number) - len(b.number)
     assert dropped > 0  # at 0.9 some digit of these 20 photos is always less sure
+
+
+def test_without_stray_ends_drops_end_digits_set_apart_less_sure_first():
+    from yolo_smol.detection.postprocess import Detections
+    from yolo_smol.predict import Reading, without_stray_ends
+
+    def reading(lefts, scores, labels):
+        boxes = torch.tensor([[left, 0.0, left + 5, 10] for left in lefts])
+        return Reading("".join(map(str, labels)), Detections.of_image(
+            boxes, torch.tensor(scores), torch.tensor(labels)), (80, 10))
+
+    # "1" 19 px (1.9 digit heights) right of "24": dropped; at 2.0 heights it stays.
+    far_right = reading([0, 6, 30], [0.9, 0.8, 0.95], [2, 4, 1])
+    assert without_stray_ends(far_right, 0.4).number == "24"
+    assert without_stray_ends(far_right, 2.0).number == "241"
+    # Both ends apart: the less sure goes first, then the other end is looked at again.
+    both = reading([0, 20, 26, 50], [0.5, 0.9, 0.9, 0.7], [7, 3, 8, 1])
+    assert without_stray_ends(both, 0.4).number == "38"
+    # A gap in the middle is not an end: two groups stay; one digit stays.
+    middle = reading([0, 6, 30, 36], [0.9] * 4, [1, 2, 3, 4])
+    assert without_stray_ends(middle, 0.4).number == "1234"
+    assert without_stray_ends(reading([40], [0.3], [5]), 0.0).number == "5"
+    kept = without_stray_ends(far_right, 0.4).detections
+    torch.testing.assert_close(kept.boxes_xyxy, far_right.detections.boxes_xyxy[:2])
+    with pytest.raises(ValueError, match="max_end_gap"):
+        without_stray_ends(far_right, -0.1)
+
+
+def test_the_end_rule_changes_readings_only_never_what_is_scored(test_photos):
+    from yolo_smol import Detector
+    from yolo_smol.predict import without_stray_ends
+
+    photos = [image for image, _ in test_photos]
+    keep = Detector.from_pretrained(device="cpu", max_end_gap=None)
+    strict = Detector.from_pretrained(device="cpu", max_end_gap=0.0)
+    (read_keep, scored_keep), (read_strict, scored_strict) = (
+        keep.read_with_detections(photos), strict.read_with_detections(photos))
+    for a, b in zip(scored_keep, scored_strict, strict=True):
+        torch.testing.assert_close(a.scores, b.scores)
+    assert [without_stray_ends(r, 0.0).number for r in read_keep] == [
+        r.number for r in read_strict]
+    assert any(a.number != b.number for a, b in zip(read_keep, read_strict, strict=True))

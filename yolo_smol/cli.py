@@ -116,10 +116,14 @@ def _add_detect_parser(commands) -> None:
     detect.add_argument("--search", type=_boolean, default=True, metavar="BOOL",
                         help="where the whole photo shows no digits, look for them in "
                              "windows zoomed in 2 and 3 times (default: True)")
-    detect.add_argument("--sure_fraction", type=_probability, default=None,
+    detect.add_argument("--sure_fraction", type=_probability, default=argparse.SUPPRESS,
                         help="read only the digits scoring at least this fraction of the "
                              "photo's best digit; 0 reads every one (default: the "
                              "detector's, 0.4)")
+    detect.add_argument("--max_end_gap", type=_end_gap, default=argparse.SUPPRESS,
+                        metavar="GAP", help="drop a digit at either end set apart from its "
+                        "neighbour by more than GAP digit heights; none keeps them (default: "
+                        "the detector's, 0.4)")
     detect.add_argument("--save_dir", default="runs/detect",
                         help="where the annotated photos and readings.json go "
                              "(default: runs/detect)")
@@ -162,11 +166,13 @@ def _run_detect(args: argparse.Namespace) -> None:
     from yolo_smol.device import choose_device
     from yolo_smol.predict import ImageError, detect_images
 
-    report = detect_images(args.image_path, args.save_dir, args.weights,
-                           args.model_config, args.confidence_threshold, args.iou_threshold,
-                           _device(args.device, choose_device), args.second_look,
-                           args.search, **({} if args.sure_fraction is None
-                                            else {"sure_fraction": args.sure_fraction}))
+    # The reading rules' flags are absent unless given: the Detector's defaults then.
+    given = {name: getattr(args, name) for name in ("sure_fraction", "max_end_gap")
+             if name in vars(args)}
+    report = detect_images(args.image_path, args.save_dir, args.weights, args.model_config,
+                           args.confidence_threshold, _device(args.device, choose_device),
+                           iou_threshold=args.iou_threshold, second_look=args.second_look,
+                           search=args.search, **given)
     for message in report.unreadable:
         print(f"yolo-smol detect: skipped {message}", file=sys.stderr)
     for path, reading in report.readings:
@@ -273,6 +279,18 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{value} must lie between 0 and 1")
+    return value
+
+
+def _end_gap(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor none") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 0 (or none)")
     return value
 
 
