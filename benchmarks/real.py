@@ -44,7 +44,7 @@ from yolo_smol import load_model
 from yolo_smol.data.sources import load_dataset_source
 from yolo_smol.detection.metrics import GroundTruth
 from yolo_smol.predict import Detector
-from yolo_smol.scoring import bootstrap_ap50, score_detector, true_digits
+from yolo_smol.scoring import bootstrap_ap50, bootstrap_share, score_detector, true_digits
 from yolo_smol.training.evaluate import evaluate_to_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -203,6 +203,9 @@ def main() -> int:
               "could move it)")
     print(f"read exactly          {score.read_exactly:.3f} (by the Detector, {steps}; "
           "as yolo-smol detect reads by default)")
+    if args.bootstrap:
+        low, high = bootstrap_share(errors["exact"], args.bootstrap)
+        print(f"  90 % of it          {low:.3f} to {high:.3f} (the same draws' spread)")
     print("AP@0.5 by digit       " + "  ".join(
         f"{digit}: {ap:.2f}" for digit, ap in enumerate(looks.per_class_ap50))
           + " (all looks)")

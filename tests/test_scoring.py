@@ -72,3 +72,18 @@ def test_the_bootstrap_interval_spans_what_other_draws_of_the_photos_give():
     assert low < whole < high and (low, high) == bootstrap_ap50(scored, truths, 10, 200, seed=1)
     with pytest.raises(ValueError, match="10 photos' detections but 9"):
         bootstrap_ap50(scored, truths[:9], 10)
+
+
+def test_the_bootstrap_of_a_share_spans_what_the_binomial_spread_says():
+    from yolo_smol.scoring import bootstrap_share
+
+    assert bootstrap_share([True] * 20, resamples=50) == (1.0, 1.0)
+    hits = [index % 3 != 0 for index in range(427)]  # two in three read, as on real photos
+    share = sum(hits) / len(hits)
+    low, high = bootstrap_share(hits, resamples=2000, seed=3)
+    assert low < share < high and (low, high) == bootstrap_share(hits, 2000, seed=3)
+    # The 90 % normal interval of a share p of n photos is p +- 1.645 sqrt(p (1 - p) / n).
+    half_width = 1.645 * (share * (1 - share) / len(hits)) ** 0.5
+    assert abs((high - low) / 2 - half_width) < 0.15 * half_width
+    with pytest.raises(ValueError, match="no photos"):
+        bootstrap_share([])

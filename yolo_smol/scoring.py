@@ -20,7 +20,8 @@ from yolo_smol.detection.metrics import DetectionMetrics, GroundTruth, mean_aver
 from yolo_smol.detection.postprocess import Detections
 from yolo_smol.predict import Detector, Reading
 
-__all__ = ["DetectorScore", "true_digits", "score_detector", "bootstrap_ap50"]
+__all__ = ["DetectorScore", "true_digits", "score_detector", "bootstrap_ap50",
+           "bootstrap_share"]
 
 
 @dataclass(frozen=True)
@@ -91,4 +92,21 @@ def bootstrap_ap50(scored: Sequence[Detections], truths: Sequence[GroundTruth],
                                      [truths[i] for i in draw], num_classes).ap50
               for draw in draws]
     low, high = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
+
+
+def bootstrap_share(hits: Sequence[bool], resamples: int = 300, level: float = 0.9,
+                    seed: int = 0) -> tuple[float, float]:
+    """How far a share (of photos read exactly, say) could move on other photos like these:
+    the percentile bootstrap of :func:`bootstrap_ap50`, for one yes or no per photo.
+
+    Returns:
+        ``(low, high)``, the middle ``level`` of the shares of ``resamples`` draws of the
+        photos with replacement.
+    """
+    if len(hits) == 0:
+        raise ValueError("no photos to draw from")
+    values = np.asarray(hits, dtype=np.float64)
+    draws = np.random.default_rng(seed).integers(0, len(values), (resamples, len(values)))
+    low, high = np.percentile(values[draws].mean(axis=1), [50 * (1 - level), 50 * (1 + level)])
     return float(low), float(high)
