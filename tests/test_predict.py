@@ -456,6 +456,11 @@ def test_the_sure_rule_changes_readings_only_never_what_is_scored(test_photos):
         assert b.number == "".join(str(int(label)) for label in a.detections.labels[kept])
         dropped += len(a.number) - len(b.number)
     assert dropped > 0  # at 0.9 some digit of these 20 photos is always less sure
+    # A bad value is refused when the detector is made, before any photo is read.
+    with pytest.raises(ValueError, match="sure_fraction must be in"):
+        Detector.from_pretrained(device="cpu", sure_fraction=1.5)
+    with pytest.raises(ValueError, match="max_end_gap must be at least 0"):
+        Detector.from_pretrained(device="cpu", max_end_gap=-0.1)
 
 
 def test_without_stray_ends_drops_end_digits_set_apart_less_sure_first():

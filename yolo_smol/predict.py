@@ -44,7 +44,8 @@ from yolo_smol.photos import IMAGE_SUFFIXES, ImageError, as_photo, find_images, 
 
 __all__ = ["ImageError", "IMAGE_SUFFIXES", "SHIPPED_WEIGHTS", "shipped_weights", "Reading",
            "Detector", "DetectReport", "find_images", "load_image", "to_model_input",
-           "read_numbers", "draw_reading", "detect_images"]
+           "read_numbers", "draw_reading", "detect_images", "only_sure_digits",
+           "without_stray_ends", "SURE_FRACTION", "MAX_END_GAP"]
 
 # The detectors that ship inside the package (yolo_smol/weights, with their model cards).
 # smol128x64 is the one `yolo-smol detect` and Detector.from_pretrained() use by default:
@@ -201,6 +202,11 @@ class Detector:
                  batch_size: int = 64, second_look: bool = True, search: bool = True,
                  other_class_factor: float = 0.5, sure_fraction: float = SURE_FRACTION,
                  max_end_gap: float | None = MAX_END_GAP) -> None:
+        # The reading rules' values are checked now, not after the first photos are read.
+        if not 0.0 <= sure_fraction <= 1.0:
+            raise ValueError(f"sure_fraction must be in [0, 1], got {sure_fraction}")
+        if max_end_gap is not None and not max_end_gap >= 0.0:
+            raise ValueError(f"max_end_gap must be at least 0 (or None), got {max_end_gap}")
         self.device = choose_device(device) if isinstance(device, str) else device
         # The detector's own copy, BatchNorms folded: faster, and the caller's model is
         # neither moved nor switched to eval mode.
