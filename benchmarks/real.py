@@ -165,13 +165,14 @@ def main() -> int:
                              description={"weights": args.weights, "dataset": str(dataset_path)})
     result = report.result
     photos = [row["image"].convert("RGB") for row in dataset]
+    rules = {}  # the reading rules given, else the Detector's defaults
+    if args.sure_fraction is not None:
+        rules["sure_fraction"] = args.sure_fraction
+    if args.max_end_gap is not None:
+        rules["max_end_gap"] = args.max_end_gap if args.max_end_gap >= 0 else None
     detector = Detector(model, device="cpu", second_look=bool(args.second_look),
                         search=bool(args.search), other_class_factor=args.other_class_factor,
-                        **({} if args.sure_fraction is None
-                           else {"sure_fraction": args.sure_fraction}),
-                        **({} if args.max_end_gap is None
-                           else {"max_end_gap": args.max_end_gap if args.max_end_gap >= 0
-                                 else None}))
+                        **rules)
     truths = true_digits(dataset)
     score = score_detector(detector, photos, truths, args.confidence_threshold)
     errors = breakdown(score.readings, truths)

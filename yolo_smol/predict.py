@@ -203,10 +203,9 @@ class Detector:
                  other_class_factor: float = 0.5, sure_fraction: float = SURE_FRACTION,
                  max_end_gap: float | None = MAX_END_GAP) -> None:
         # The reading rules' values are checked now, not after the first photos are read.
-        if not 0.0 <= sure_fraction <= 1.0:
-            raise ValueError(f"sure_fraction must be in [0, 1], got {sure_fraction}")
-        if max_end_gap is not None and not max_end_gap >= 0.0:
-            raise ValueError(f"max_end_gap must be at least 0 (or None), got {max_end_gap}")
+        _check_sure_fraction(sure_fraction)
+        if max_end_gap is not None:
+            _check_end_gap(max_end_gap)
         self.device = choose_device(device) if isinstance(device, str) else device
         # The detector's own copy, BatchNorms folded: faster, and the caller's model is
         # neither moved nor switched to eval mode.
@@ -411,8 +410,7 @@ def only_sure_digits(reading: Reading, fraction: float) -> Reading:
     an "I" of a street name) than a digit of it. Applied to the final reading only: the
     looks, and so what the second look frames and the digits scored for mAP, are as before.
     """
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"sure_fraction must be in [0, 1], got {fraction}")
+    _check_sure_fraction(fraction)
     digits = reading.detections
     if len(digits.scores) == 0:
         return reading
@@ -429,8 +427,7 @@ def without_stray_ends(reading: Reading, max_gap: float) -> Reading:
     often a thing beside the number than a digit of it. Such end digits are dropped one at
     a time, the less sure first when both ends are apart, until both ends sit close.
     """
-    if max_gap < 0:
-        raise ValueError(f"max_end_gap must be at least 0, got {max_gap}")
+    _check_end_gap(max_gap)
     digits = reading.detections
     while len(digits.labels) >= 2:
         boxes = digits.boxes_xyxy  # (D, 4), left to right
@@ -442,6 +439,16 @@ def without_stray_ends(reading: Reading, max_gap: float) -> Reading:
             break
         digits = digits.select(torch.arange(len(boxes)) != min(apart)[1])
     return Reading("".join(map(str, digits.labels.tolist())), digits, reading.size)
+
+
+def _check_sure_fraction(fraction: float) -> None:
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"sure_fraction must be in [0, 1], got {fraction}")
+
+
+def _check_end_gap(max_gap: float) -> None:
+    if not max_gap >= 0.0:
+        raise ValueError(f"max_end_gap must be at least 0 (or None), got {max_gap}")
 
 
 def _mean_score(reading: Reading) -> float:

@@ -87,18 +87,17 @@ def bootstrap_ap50(scored: Sequence[Detections], truths: Sequence[GroundTruth],
     if len(scored) != len(truths) or not scored:
         raise ValueError(f"{len(scored)} photos' detections but {len(truths)} sets of true "
                          "digits; give one of each per photo")
-    draws = np.random.default_rng(seed).integers(0, len(scored), (resamples, len(scored)))
     values = [mean_average_precision(Detections.cat([scored[i] for i in draw]),
                                      [truths[i] for i in draw], num_classes).ap50
-              for draw in draws]
-    low, high = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
-    return float(low), float(high)
+              for draw in _draws(len(scored), resamples, seed)]
+    return _middle(values, level)
 
 
 def bootstrap_share(hits: Sequence[bool], resamples: int = 300, level: float = 0.9,
                     seed: int = 0) -> tuple[float, float]:
     """How far a share (of photos read exactly, say) could move on other photos like these:
-    the percentile bootstrap of :func:`bootstrap_ap50`, for one yes or no per photo.
+    the percentile bootstrap of :func:`bootstrap_ap50`, with the same draws of the photos
+    for the same ``seed``, for one yes or no per photo.
 
     Returns:
         ``(low, high)``, the middle ``level`` of the shares of ``resamples`` draws of the
@@ -107,6 +106,16 @@ def bootstrap_share(hits: Sequence[bool], resamples: int = 300, level: float = 0
     if len(hits) == 0:
         raise ValueError("no photos to draw from")
     values = np.asarray(hits, dtype=np.float64)
-    draws = np.random.default_rng(seed).integers(0, len(values), (resamples, len(values)))
-    low, high = np.percentile(values[draws].mean(axis=1), [50 * (1 - level), 50 * (1 + level)])
+    return _middle(values[_draws(len(values), resamples, seed)].mean(axis=1), level)
+
+
+def _draws(count: int, resamples: int, seed: int) -> np.ndarray:
+    """``(resamples, count)`` photo indices: each row one draw of the photos with replacement."""
+    return np.random.default_rng(seed).integers(0, count, (resamples, count))
+
+
+def _middle(values, level: float) -> tuple[float, float]:
+    """The middle ``level`` of ``values``: its ``(1 - level) / 2`` and ``(1 + level) / 2``
+    percentiles."""
+    low, high = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
     return float(low), float(high)

@@ -41,9 +41,7 @@ def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str
             **_recipe(train_config, seconds, int(best_row["epoch"])),
             **_test_figures(_score(weights_path, train_config), train_config)}
     if real_photos is not None:
-        card["real_photos"] = _score_real(weights_path, Path(real_photos),
-                                          train_config["confidence_threshold"]
-                                          if "confidence_threshold" in train_config else 0.25)
+        card["real_photos"] = _score_real(weights_path, Path(real_photos))
     weights_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     shutil.copy(run_dir / "metrics.csv", weights_path.with_suffix(".metrics.csv"))
     return card
@@ -58,8 +56,7 @@ def rescore_real_photos(weights_path: str | Path, real_photos: str | Path) -> di
     weights_path = Path(weights_path)
     card_path = weights_path.with_suffix(".json")
     card = json.loads(card_path.read_text())
-    threshold = read_checkpoint(weights_path)["train_config"].get("confidence_threshold", 0.25)
-    card["real_photos"] = _score_real(weights_path, Path(real_photos), threshold)
+    card["real_photos"] = _score_real(weights_path, Path(real_photos))
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     return card
 
@@ -107,10 +104,10 @@ def _score(weights_path: Path, train_config: dict):
                     settings.confidence_threshold)
 
 
-def _score_real(weights_path: Path, real_photos: Path, confidence_threshold: float) -> dict:
+def _score_real(weights_path: Path, real_photos: Path) -> dict:
     """The weights on real photos (never trained on), as ``benchmarks/real.py`` scores them:
     the network with one look (as ``yolo-smol eval``), and the ``Detector`` as
-    ``yolo-smol detect`` reads."""
+    ``yolo-smol detect`` reads, both at the confidence threshold they were trained with."""
     from yolo_smol.data.prepare import prepare
     from yolo_smol.data.sources import load_dataset_source
     from yolo_smol.model.checkpoint import load_model
@@ -119,6 +116,8 @@ def _score_real(weights_path: Path, real_photos: Path, confidence_threshold: flo
     from yolo_smol.training.evaluate import evaluate
 
     model = load_model(weights_path)
+    train_config = read_checkpoint(weights_path).get("train_config") or {}
+    confidence_threshold = train_config.get("confidence_threshold", 0.25)
     rows = load_dataset_source(real_photos, "test")
     result = evaluate(model, prepare(rows, model.config.image_size), confidence_threshold)
     read = score_detector(Detector(model, device="cpu"), [row["image"].convert("RGB")
