@@ -414,8 +414,7 @@ def only_sure_digits(reading: Reading, fraction: float) -> Reading:
     digits = reading.detections
     if len(digits.scores) == 0:
         return reading
-    kept = digits.select(digits.scores >= fraction * digits.scores.max())
-    return Reading("".join(map(str, kept.labels.tolist())), kept, reading.size)
+    return _keeping(reading, digits.select(digits.scores >= fraction * digits.scores.max()))
 
 
 def without_stray_ends(reading: Reading, max_gap: float) -> Reading:
@@ -438,6 +437,12 @@ def without_stray_ends(reading: Reading, max_gap: float) -> Reading:
         if not apart:
             break
         digits = digits.select(torch.arange(len(boxes)) != min(apart)[1])
+    return _keeping(reading, digits)
+
+
+def _keeping(reading: Reading, digits: Detections) -> Reading:
+    """``reading`` with only ``digits`` (some of its own, left to right): its number is
+    theirs."""
     return Reading("".join(map(str, digits.labels.tolist())), digits, reading.size)
 
 
