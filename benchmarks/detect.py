@@ -7,8 +7,9 @@ Prints, for the shipped smol128x64 detector on this machine's CPU threads:
   that of a new Python that only imports PyTorch, the floor under the second;
 - one photo, end to end after warm-up (squash, forward, decode, NMS, one digit per place,
   reading): the median and 90th percentile over ``--repeats`` calls of the ``Detector``,
-  with one look, and as ``yolo-smol detect`` reads (the search where the whole photo shows
-  no digit, then the second look);
+  with one look at the model's own input size and at its three sizes, and as
+  ``yolo-smol detect`` reads (the whole photo at three sizes, the search where it shows no
+  digit, then the second look), also with ``--scales 1``;
 - ``--photos`` photos read in one call, in the detector's batches: images/s, and that
   figure as a ratio of the bare forward pass on the same, already squashed, photos
   (measured in the same run).
@@ -31,6 +32,7 @@ import torch
 
 from yolo_smol import Detector
 from yolo_smol.data.sources import load_dataset_source
+from yolo_smol.detection.scales import SCALES
 from yolo_smol.predict import SHIPPED_WEIGHTS, to_model_input
 
 COMMAND = Path(sys.executable).parent / "yolo-smol"
@@ -68,12 +70,16 @@ def main() -> None:
     start_up(args.starts, examples / "house_1.jpg")
     rows = load_dataset_source("synthetic", "test", num_images=args.photos)
     photos = [row["image"].convert("RGB") for row in rows]
-    for default in (False, True):
-        detector = Detector.from_pretrained(device="cpu", second_look=default, search=default)
+    one_look = {"second_look": False, "search": False, "scales": (1.0,)}
+    for name, options in (("one look at one size", one_look),
+                          ("one look at the default three sizes", {**one_look, "scales": SCALES}),
+                          ("the default at one size (--scales 1)", {"scales": (1.0,)}),
+                          ("the default (the whole photo at three sizes, the search where "
+                           "nothing is found, then the second look)", {})):
+        detector = Detector.from_pretrained(device="cpu", **options)
         print(f"{SHIPPED_WEIGHTS.name}, input {detector.model.config.input_size[0]} x "
               f"{detector.model.config.input_size[1]}, {torch.get_num_threads()} threads, "
-              + ("the default (search where nothing is found, then the second look):"
-                 if default else "one look:"))
+              f"{name}:")
         measure(detector, photos, args.repeats)
 
 

@@ -53,7 +53,7 @@ HEIGHT_BINS = (0, 30, 40, 50, 70, 100, 150)  # px; the dev set is stratified on 
 COLUMNS = ("date", "label", "weights", "dataset", "photos", "map50", "map",
            "whole_number_accuracy", "missed_fraction", "false_per_photo", "misread_fraction",
            "seconds", "read_exactly", "second_look", "search", "map50_detector",
-           "map_detector", "sure_fraction", "max_end_gap")
+           "map_detector", "sure_fraction", "max_end_gap", "scales")
 
 
 def breakdown(readings, truths: list[GroundTruth], iou_threshold: float = 0.5) -> dict:
@@ -126,6 +126,10 @@ def main() -> int:
     parser.add_argument("--save_dir", default=str(REPO / "runs" / "real"),
                         help="where metrics.json and the plots go")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--scales", default=None,
+                        help="the input sizes the Detector reads a whole photo at, as "
+                             "multiples of the model's, comma-separated (default: the "
+                             "Detector's, 0.875,1,1.125; 1: one size)")
     parser.add_argument("--second_look", type=int, choices=(0, 1), default=1,
                         help="read with the Detector's second look (1, as yolo-smol detect "
                              "does) or without it (0)")
@@ -170,6 +174,8 @@ def main() -> int:
         rules["sure_fraction"] = args.sure_fraction
     if args.max_end_gap is not None:
         rules["max_end_gap"] = args.max_end_gap if args.max_end_gap >= 0 else None
+    if args.scales is not None:
+        rules["scales"] = tuple(float(scale) for scale in args.scales.split(","))
     detector = Detector(model, device="cpu", second_look=bool(args.second_look),
                         search=bool(args.search), other_class_factor=args.other_class_factor,
                         **rules)
@@ -188,8 +194,9 @@ def main() -> int:
     print(f"mAP@0.5               {result.metrics.ap50:.3f}")
     print(f"mAP@0.5:0.95          {result.metrics.map:.3f}")
     print(f"whole-number accuracy {result.whole_number_accuracy:.3f} (one look, as eval scores)")
-    looks_taken = (f"search {'on' if args.search else 'off'}, second look "
-                   f"{'on' if args.second_look else 'off'}")
+    sizes = ", ".join(f"{width}x{height}" for width, height in detector.input_sizes)
+    looks_taken = (f"the whole photo at {sizes}, search {'on' if args.search else 'off'}, "
+                   f"second look {'on' if args.second_look else 'off'}")
     steps = (f"{looks_taken}, digits at least {detector.sure_fraction:g} as sure as the best, "
              + ("end digits kept however far apart" if detector.max_end_gap is None else
                 f"end digits more than {detector.max_end_gap:g} heights apart dropped"))
@@ -228,7 +235,8 @@ def main() -> int:
         "read_exactly": f"{score.read_exactly:.4f}", "second_look": args.second_look,
         "search": args.search, "map50_detector": f"{looks.ap50:.4f}",
         "map_detector": f"{looks.map:.4f}", "sure_fraction": f"{detector.sure_fraction:g}",
-        "max_end_gap": "none" if detector.max_end_gap is None else f"{detector.max_end_gap:g}"})
+        "max_end_gap": "none" if detector.max_end_gap is None else f"{detector.max_end_gap:g}",
+        "scales": " ".join(f"{scale:g}" for scale in detector.scales)})
     print(f"appended a row to {csv_path}")
     return 0
 

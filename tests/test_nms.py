@@ -2,7 +2,7 @@ import pytest
 import torch
 import torchvision
 
-from yolo_smol.detection.nms import batched_nms, dense_batched_nms, merging_nms, nms
+from yolo_smol.detection.nms import batched_nms, dense_batched_nms, fusing_nms, merging_nms, nms
 
 
 def _random_case(seed: int):
@@ -120,3 +120,49 @@ def test_dense_batched_nms_settles_a_long_suppression_chain():
     expected = torchvision.ops.nms(boxes, scores, 0.3)
     assert kept[0].nonzero().flatten().tolist() == sorted(expected.tolist())
     assert expected.tolist() == list(range(0, count, 2))
+
+
+def test_fusing_nms_scores_each_digit_by_the_mean_of_what_each_reading_gave_it():
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 20.0], [2.0, 0.0, 12.0, 20.0],  # a 3, two sizes
+                          [1.0, 0.0, 11.0, 20.0],  # the third size's box on it, best there
+                          [0.0, 0.0, 10.0, 19.0],  # and its second, weaker box there
+                          [30.0, 0.0, 40.0, 20.0]])  # a 7 one size alone found
+    scores = torch.tensor([0.9, 0.6, 0.3, 0.2, 0.9])
+    labels = torch.tensor([3, 3, 3, 3, 7])
+    sources = torch.tensor([0, 1, 2, 2, 1])
+    kept, merged, fused = fusing_nms(boxes, scores, labels, sources, 3, 0.45)
+    assert kept.tolist() == [0, 4]
+    # The 3: 0.9, 0.6 and the better of 0.3 and 0.2; the 7: 0.9 from one of three.
+    torch.testing.assert_close(fused, torch.tensor([(0.9 + 0.6 + 0.3) / 3, 0.9 / 3]))
+    torch.testing.assert_close(merged, merging_nms(boxes, scores, labels, 0.45)[1])
+    nothing = fusing_nms(torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, dtype=torch.long),
+                         torch.zeros(0, dtype=torch.long), 3, 0.5)
+    assert [part.shape for part in nothing] == [(0,), (0, 4), (0,)]
+
+
+@pytest.mark.parametrize("start", range(0, 400, 200))
+def test_fusing_nms_keeps_and_merges_as_merging_nms_and_averages_each_readings_best(start):
+    for seed in range(start, start + 200):
+        boxes, scores, groups, threshold = _random_case(seed)
+        scores = scores + 0.01
+        sources = torch.randint(0, 3, (len(scores),), generator=torch.Generator().manual_seed(seed))
+        kept, merged, fused = fusing_nms(boxes, scores, groups, sources, 3, threshold)
+        expected_kept, expected_merged = merging_nms(boxes, scores, groups, threshold)
+        assert torch.equal(kept, expected_kept) and torch.equal(merged, expected_merged), seed
+        # By hand: the boxes greedy NMS removed because of each kept box, and itself.
+        order = torch.sort(scores, stable=True, descending=True).indices.tolist()
+        iou = torchvision.ops.box_iou(boxes, boxes)
+        owner = {}
+        for index in order:
+            if index in owner:
+                continue
+            owner[index] = index
+            for other in order:
+                if other not in owner and groups[other] == groups[index] \
+                        and iou[index, other] > threshold:
+                    owner[other] = index
+        for row, index in enumerate(kept.tolist()):
+            best = [max([float(scores[j]) for j, k in owner.items()
+                         if k == index and sources[j] == source], default=0.0)
+                    for source in range(3)]
+            assert float(fused[row]) == pytest.approx(sum(best) / 3), seed

@@ -139,12 +139,18 @@ def test_cli_detect_reads_a_folder_and_keeps_going_past_a_bad_photo(tmp_path, te
         assert all(len(digit["box_xyxy"]) == 4 for digit in entry["digits"])
     assert report["second_look"] is True and report["search"] is True  # the defaults
     assert report["sure_fraction"] == SURE_FRACTION and report["max_end_gap"] == MAX_END_GAP
+    assert report["scales"] == [0.875, 1.0, 1.125]
     assert main(["detect", "--image_path", str(folder / "photo0.png"),
                  "--save_dir", str(out_dir), "--search", "False", "--second_look", "no",
-                 "--sure_fraction", "0", "--max_end_gap", "none"]) == 0
+                 "--sure_fraction", "0", "--max_end_gap", "none", "--scales", "1"]) == 0
     report = json.loads((out_dir / "readings.json").read_text())
     assert report["second_look"] is False and report["search"] is False
     assert report["sure_fraction"] == 0.0 and report["max_end_gap"] is None
+    assert report["scales"] == [1.0]
+    for bad in ("1,x", "0,1"):
+        with pytest.raises(SystemExit):
+            main(["detect", "--image_path", str(folder), "--scales", bad])
+    assert "--scales" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["detect", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
@@ -401,11 +407,12 @@ def test_the_detectors_scored_digits_hold_what_it_reads_and_match_one_look_alone
                                      reading.detections.labels, strict=True):
             same = (found.labels == label) & (found.scores >= 0.5 * score - 1e-6)
             assert same.any() and box_iou(box[None], found.boxes_xyxy[same]).max() > 0.45
-    # With one look, the scored digits are exactly the model's detections down to 0.001,
-    # those another class covers more confidently at half their score.
-    once = Detector.from_pretrained(device="cpu", second_look=False, search=False)
+    # With one look at one size, the scored digits are exactly the model's detections down
+    # to 0.001, those another class covers more confidently at half their score.
+    once = Detector.from_pretrained(device="cpu", second_look=False, search=False,
+                                    scales=(1.0,))
     plain = Detector.from_pretrained(device="cpu", second_look=False, search=False,
-                                     other_class_factor=1.0)
+                                     other_class_factor=1.0, scales=(1.0,))
     model = once.model
     with torch.inference_mode():
         outputs = [output.clone() for output in model(to_model_input(
@@ -503,3 +510,36 @@ def test_the_end_rule_changes_readings_only_never_what_is_scored(test_photos):
     assert [without_stray_ends(r, 0.0).number for r in read_keep] == [
         r.number for r in read_strict]
     assert any(a.number != b.number for a, b in zip(read_keep, read_strict, strict=True))
+
+
+def test_one_look_at_three_sizes_scores_the_mean_of_the_sizes_detections(test_photos):
+    from yolo_smol import Detector
+    from yolo_smol.detection.postprocess import detect, fuse_readings
+    from yolo_smol.detection.scales import anchors_at
+
+    photos = [image for image, _ in test_photos]
+    detector = Detector.from_pretrained(device="cpu", second_look=False, search=False,
+                                        other_class_factor=1.0)
+    model = detector.model
+    assert detector.input_sizes == [(112, 56), (128, 64), (144, 72)]
+    per_size = []
+    for size in detector.input_sizes:
+        with torch.inference_mode():
+            outputs = [output.clone() for output in model(to_model_input(photos, size))]
+        per_size.append(detect(outputs, anchors_at(model.anchors, (128, 64), size), size,
+                               0.001, 0.45, original_sizes=[photo.size for photo in photos]))
+    readings, scored = detector.read_with_detections(photos)
+    for index, found in enumerate(scored):
+        expected = fuse_readings([part[index] for part in per_size], 0.45)
+        expected = expected.select(expected.scores >= 0.001)
+        torch.testing.assert_close(found.boxes_xyxy, expected.boxes_xyxy)
+        torch.testing.assert_close(found.scores, expected.scores)
+        assert found.labels.tolist() == expected.labels.tolist()
+    # The readings are the same whether or not the scored digits are asked for: each size's
+    # digits are read down to a third of the threshold, whatever minimum_score is.
+    assert [r.number for r in detector(photos)] == [r.number for r in readings]
+    # Three sizes are not one size under another name: the scores differ from one size's.
+    single = Detector.from_pretrained(device="cpu", second_look=False, search=False,
+                                      other_class_factor=1.0, scales=(1.0,))
+    assert any(not torch.equal(alone.scores, fused.scores)
+               for alone, fused in zip(single.detections(photos), scored, strict=True))

@@ -22,7 +22,8 @@ def test_true_digits_are_xyxy_in_the_photos_pixels_in_reading_order():
 def test_one_look_scores_as_eval_on_photos_already_the_models_size():
     # Photos exactly 128 x 64 are not resized, so the Detector's one look at them is the
     # network's look at eval's prepared images, and both mAPs must agree once the Detector
-    # leaves the scores as class-aware NMS gives them, as eval does (other_class_factor 1).
+    # leaves the scores as class-aware NMS gives them, as eval does (other_class_factor 1),
+    # and reads at the model's own input size alone (scales 1).
     model = load_model(SHIPPED_WEIGHTS)
     generated = make_synthetic(40, seed=4, split="test")
     rows = []
@@ -35,7 +36,7 @@ def test_one_look_scores_as_eval_on_photos_already_the_models_size():
         rows.append(row)
     rows = datasets.Dataset.from_list(rows, generated.features)
     once = Detector(model, device="cpu", second_look=False, search=False,
-                    other_class_factor=1.0)
+                    other_class_factor=1.0, scales=(1.0,))
     photos = [row["image"].convert("RGB") for row in rows]
     score = score_detector(once, photos, true_digits(rows))
     expected = evaluate(model, prepare(rows, model.config.image_size))

@@ -245,6 +245,7 @@ def test_the_readmes_resume_command_continues_the_run_as_it_was(tmp_path, monkey
 @pytest.mark.slow
 def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
     from yolo_smol.cli import main
+    from yolo_smol.detection.scales import SCALES
     from yolo_smol.predict import MAX_END_GAP, SURE_FRACTION
     from yolo_smol.training.model_card import rescore_real_photos, write_model_card
 
@@ -272,7 +273,8 @@ def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
     rows = load_dataset_source(folder / "test.jsonl", "test")
     score = score_detector(Detector.from_pretrained(tmp_path / "shipped" / "w.pt", "cpu"),
                            [row["image"].convert("RGB") for row in rows], true_digits(rows))
-    assert real["detector"] == {"sure_fraction": SURE_FRACTION, "max_end_gap": MAX_END_GAP,
+    assert real["detector"] == {"scales": list(SCALES), "sure_fraction": SURE_FRACTION,
+                                "max_end_gap": MAX_END_GAP,
                                 "read_exactly": round(score.read_exactly, 4),
                                 "mAP@0.5 (all looks)": round(score.metrics.ap50, 4),
                                 "mAP@0.5:0.95 (all looks)": round(score.metrics.map, 4)}

@@ -110,6 +110,10 @@ def _add_detect_parser(commands) -> None:
     detect.add_argument("--confidence_threshold", type=_probability, default=0.25,
                         help="keep digits scoring at least this (default: 0.25)")
     _add_nms_and_device_arguments(detect)
+    detect.add_argument("--scales", type=_scales, default=argparse.SUPPRESS, metavar="S,S,...",
+                        help="read the whole photo at these multiples of the model's input "
+                             "size and average the digits' scores; 1 reads at one size, about "
+                             "3 times as fast (default: the detector's, 0.875,1,1.125)")
     detect.add_argument("--second_look", type=_boolean, default=True, metavar="BOOL",
                         help="read each photo again in a crop framed around the digits "
                              "found, as SVHN frames its numbers (default: True)")
@@ -166,8 +170,8 @@ def _run_detect(args: argparse.Namespace) -> None:
     from yolo_smol.device import choose_device
     from yolo_smol.predict import ImageError, detect_images
 
-    # The reading rules' flags are absent unless given: the Detector's defaults then.
-    given = {name: getattr(args, name) for name in ("sure_fraction", "max_end_gap")
+    # The scales' and reading rules' flags are absent unless given: the Detector's defaults.
+    given = {name: getattr(args, name) for name in ("scales", "sure_fraction", "max_end_gap")
              if name in vars(args)}
     report = detect_images(args.image_path, args.save_dir, args.weights, args.model_config,
                            args.confidence_threshold, _device(args.device, choose_device),
@@ -280,6 +284,17 @@ def _probability(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{value} must lie between 0 and 1")
     return value
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of numbers (e.g. 0.875,1,1.125)") from None
+    if not all(value > 0 for value in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: each scale must be above 0")
+    return values
 
 
 def _end_gap(text: str) -> float | None:

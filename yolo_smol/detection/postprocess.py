@@ -17,12 +17,12 @@ import torch
 from yolo_smol.boxes import cxcywh_to_xyxy, pairwise_iou
 from yolo_smol.config import input_size
 from yolo_smol.detection.decode import decode_boxes
-from yolo_smol.detection.nms import dense_batched_nms
+from yolo_smol.detection.nms import dense_batched_nms, fusing_nms, merging_nms
 from yolo_smol.grouped import order_within_groups, pad_by_group
 
 __all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place",
            "one_per_place_mask", "on_one_line", "on_the_line", "left_to_right",
-           "demote_other_classes"]
+           "demote_other_classes", "merge_looks", "fuse_readings"]
 
 
 @dataclass(frozen=True)
@@ -281,6 +281,56 @@ def left_to_right(detections: Detections) -> Detections:
     boxes = detections.boxes_xyxy
     return detections.select(order_within_groups((boxes[:, 0] + boxes[:, 2]) / 2,
                                                  detections.image))
+
+
+def merge_looks(looks: Sequence[Detections], iou_threshold: float = 0.45,
+                max_detections: int = 100) -> Detections:
+    """The detections of several looks at one photo as one set.
+
+    One class-aware NMS over all of them: a digit two looks found is kept once, with the
+    better score, and its box is the score-weighted mean of the looks' boxes
+    (:func:`~yolo_smol.detection.nms.merging_nms`).
+
+    Args:
+        looks: each the :class:`Detections` of one image, boxes in the same pixels.
+
+    Returns:
+        The :class:`Detections` of that image, best first, at most ``max_detections``.
+    """
+    boxes = torch.cat([look.boxes_xyxy for look in looks])
+    scores = torch.cat([look.scores for look in looks])
+    labels = torch.cat([look.labels for look in looks])
+    kept, merged = merging_nms(boxes, scores, labels, iou_threshold)
+    return Detections.of_image(merged[:max_detections], scores[kept][:max_detections],
+                               labels[kept][:max_detections])
+
+
+def fuse_readings(readings: Sequence[Detections], iou_threshold: float = 0.45,
+                  max_detections: int = 100) -> Detections:
+    """The detections of several readings of one photo (at several input sizes), fused.
+
+    As :func:`merge_looks`, a digit found by several readings is kept once, its box the
+    score-weighted mean of theirs; its score is the mean over the readings of the score
+    each gave it, 0 where a reading did not find it
+    (:func:`~yolo_smol.detection.nms.fusing_nms`).
+
+    Args:
+        readings: each the :class:`Detections` of the same image, boxes in its pixels.
+
+    Returns:
+        The :class:`Detections` of that image, best fused score first, at most
+        ``max_detections``.
+    """
+    boxes = torch.cat([reading.boxes_xyxy for reading in readings])
+    scores = torch.cat([reading.scores for reading in readings])
+    labels = torch.cat([reading.labels for reading in readings])
+    sources = torch.cat([torch.full_like(reading.labels, index)
+                         for index, reading in enumerate(readings)])
+    kept, merged, fused = fusing_nms(boxes, scores, labels, sources, len(readings),
+                                     iou_threshold)
+    order = torch.sort(fused, stable=True, descending=True).indices[:max_detections]
+    return Detections.of_image(merged[order], fused[order].to(scores.dtype),
+                               labels[kept][order])
 
 
 def demote_other_classes(detections: Detections, overlap_threshold: float = 0.3,

@@ -110,6 +110,7 @@ def _score_real(weights_path: Path, real_photos: Path) -> dict:
     ``yolo-smol detect`` reads, both at the confidence threshold they were trained with."""
     from yolo_smol.data.prepare import prepare
     from yolo_smol.data.sources import load_dataset_source
+    from yolo_smol.detection.scales import SCALES
     from yolo_smol.model.checkpoint import load_model
     from yolo_smol.predict import MAX_END_GAP, SURE_FRACTION, Detector
     from yolo_smol.scoring import score_detector, true_digits
@@ -128,7 +129,8 @@ def _score_real(weights_path: Path, real_photos: Path) -> dict:
             "measured_by": f"python benchmarks/real.py --weights {weights_path.as_posix()}",
             "mAP@0.5": round(result.metrics.ap50, 4), "mAP@0.5:0.95": round(result.metrics.map, 4),
             "whole_number_accuracy": round(result.whole_number_accuracy, 4),
-            "detector": {"sure_fraction": SURE_FRACTION, "max_end_gap": MAX_END_GAP,
+            "detector": {"scales": list(SCALES), "sure_fraction": SURE_FRACTION,
+                         "max_end_gap": MAX_END_GAP,
                          "read_exactly": round(read.read_exactly, 4),
                          "mAP@0.5 (all looks)": round(read.metrics.ap50, 4),
                          "mAP@0.5:0.95 (all looks)": round(read.metrics.map, 4)}}

@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from tests.sample_configs import REPO
+from yolo_smol import load_model
+from yolo_smol.config import load_config
+from yolo_smol.data.synthetic import make_synthetic
+from yolo_smol.detection.postprocess import detect
+from yolo_smol.detection.scales import SCALES, anchors_at, input_sizes
+from yolo_smol.predict import SHIPPED_WEIGHTS, to_model_input
+
+
+def test_input_sizes_round_to_the_stride_and_drop_repeats():
+    wide = load_config(REPO / "configs" / "smol128x64.json")
+    assert input_sizes(wide) == [(112, 56), (128, 64), (144, 72)]
+    assert input_sizes(wide, (1.0,)) == [(128, 64)]
+    assert input_sizes(wide, (1.25, 1.0, 1.26)) == [(160, 80), (128, 64)]
+    # 32 x 0.875 = 28 and 32 x 1.125 = 36 round back to 32 (multiples of the stride, 8).
+    square = load_config(REPO / "configs" / "smol.json")
+    assert input_sizes(square, SCALES) == [(32, 32)]
+    assert input_sizes(square, (0.1, 1.5)) == [(8, 8), (48, 48)]  # at least one stride
+
+
+@pytest.mark.parametrize("scales", [(), (1.0, 0.0), (-1.0,), (float("nan"),)])
+def test_input_sizes_refuse_scales_that_are_not_positive(scales):
+    config = load_config(REPO / "configs" / "smol128x64.json")
+    with pytest.raises(ValueError, match="scales must be positive numbers"):
+        input_sizes(config, scales)
+
+
+def test_anchors_at_another_size_keep_their_pixels():
+    anchors = torch.tensor([[[0.15, 0.73]], [[0.1, 0.46]]])  # (L, A, 2) fractions
+    moved = anchors_at(anchors, (128, 64), (144, 72))
+    pixels = torch.tensor([128.0, 64.0])
+    torch.testing.assert_close(moved * torch.tensor([144.0, 72.0]), anchors * pixels)
+    assert torch.equal(anchors_at(anchors, (128, 64), (128, 64)), anchors)
+
+
+def test_boxes_read_at_a_larger_input_come_out_the_size_of_the_digits():
+    # The network learned box sizes in pixels: read at 144 x 72 with the anchors of 128 x 64
+    # in fractions, its boxes come out 1.125 times as large as those it finds at 128 x 64;
+    # with anchors_at, the same size.
+    model = load_model(SHIPPED_WEIGHTS).eval()
+    photos = [row["image"].convert("RGB") for row in make_synthetic(24, seed=5, split="test")]
+
+    def best_heights(size, anchors):
+        with torch.inference_mode():
+            outputs = list(model(to_model_input(photos, size)))
+        found = detect(outputs, anchors, size, 0.5, 0.45,
+                       original_sizes=[photo.size for photo in photos])
+        # The most confident digit of each photo: its height in the photo's pixels.
+        return {int(found.image[row]): float(found.boxes_xyxy[row, 3] - found.boxes_xyxy[row, 1])
+                for row in reversed(range(len(found.scores)))}
+
+    own = best_heights((128, 64), model.anchors)
+    stored = best_heights((144, 72), model.anchors)
+    moved = best_heights((144, 72), anchors_at(model.anchors, (128, 64), (144, 72)))
+    both = sorted(set(own) & set(stored) & set(moved))
+    assert len(both) >= 15
+    ratio = torch.tensor([stored[i] / own[i] for i in both]).median()
+    kept = torch.tensor([moved[i] / own[i] for i in both]).median()
+    assert ratio == pytest.approx(1.125, abs=0.03)
+    assert kept == pytest.approx(1.0, abs=0.03)
