@@ -147,7 +147,7 @@ def test_cli_detect_reads_a_folder_and_keeps_going_past_a_bad_photo(tmp_path, te
     assert report["second_look"] is False and report["search"] is False
     assert report["sure_fraction"] == 0.0 and report["max_end_gap"] is None
     assert report["scales"] == [1.0]
-    for bad in ("1,x", "0,1"):
+    for bad in ("1,x", "0,1", "1,inf", "nan"):
         with pytest.raises(SystemExit):
             main(["detect", "--image_path", str(folder), "--scales", bad])
     assert "--scales" in capsys.readouterr().err

@@ -21,7 +21,7 @@ def test_input_sizes_round_to_the_stride_and_drop_repeats():
     assert input_sizes(square, (0.1, 1.5)) == [(8, 8), (48, 48)]  # at least one stride
 
 
-@pytest.mark.parametrize("scales", [(), (1.0, 0.0), (-1.0,), (float("nan"),)])
+@pytest.mark.parametrize("scales", [(), (1.0, 0.0), (-1.0,), (float("nan"),), (float("inf"),)])
 def test_input_sizes_refuse_scales_that_are_not_positive(scales):
     config = load_config(REPO / "configs" / "smol128x64.json")
     with pytest.raises(ValueError, match="scales must be positive numbers"):
@@ -61,3 +61,16 @@ def test_boxes_read_at_a_larger_input_come_out_the_size_of_the_digits():
     kept = torch.tensor([moved[i] / own[i] for i in both]).median()
     assert ratio == pytest.approx(1.125, abs=0.03)
     assert kept == pytest.approx(1.0, abs=0.03)
+
+
+def test_the_detector_takes_scales_as_any_sequence_of_numbers_and_checks_them_at_once():
+    import numpy as np
+
+    from yolo_smol import Detector
+
+    model = load_model(SHIPPED_WEIGHTS)
+    assert Detector(model, "cpu", scales=np.array([1.0, 1.125])).input_sizes == [(128, 64),
+                                                                                (144, 72)]
+    assert Detector(model, "cpu", scales=[1]).scales == (1.0,)
+    with pytest.raises(ValueError, match="scales must be positive numbers"):
+        Detector(model, "cpu", scales=(0.875, -1.0))

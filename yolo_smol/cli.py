@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -292,8 +293,8 @@ def _scales(text: str) -> tuple[float, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of numbers (e.g. 0.875,1,1.125)") from None
-    if not all(value > 0 for value in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: each scale must be above 0")
+    if not all(0 < value < math.inf for value in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: each scale must be a number above 0")
     return values
 
 

@@ -244,8 +244,8 @@ class Detector:
         _check_sure_fraction(sure_fraction)
         if max_end_gap is not None:
             _check_end_gap(max_end_gap)
-        self.input_sizes = input_sizes(model.config, scales)
         self.scales = tuple(float(scale) for scale in scales)
+        self.input_sizes = input_sizes(model.config, self.scales)
         self.device = choose_device(device) if isinstance(device, str) else device
         # The detector's own copy, BatchNorms folded: faster, and the caller's model is
         # neither moved nor switched to eval mode.

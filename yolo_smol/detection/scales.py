@@ -16,6 +16,7 @@ would come out 1.125 times too large.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -45,9 +46,10 @@ def input_sizes(config: ModelConfig, scales: Sequence[float] = SCALES,
     Raises:
         ValueError: no scale, or a scale that is not a positive number.
     """
-    if not scales or any(not scale > 0 for scale in scales):
+    scales = tuple(scales)
+    if not scales or any(not 0 < scale < math.inf for scale in scales):
         raise ValueError(f"scales must be positive numbers, one at least (1.0: the model's "
-                         f"own input size), got {tuple(scales)}")
+                         f"own input size), got {scales}")
     stride = 2 ** config.num_downsamples
     sizes: list[tuple[int, int]] = []
     for scale in scales:
