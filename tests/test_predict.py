@@ -514,7 +514,7 @@ def test_the_end_rule_changes_readings_only_never_what_is_scored(test_photos):
 
 def test_one_look_at_three_sizes_scores_the_mean_of_the_sizes_detections(test_photos):
     from yolo_smol import Detector
-    from yolo_smol.detection.postprocess import detect, fuse_readings
+    from yolo_smol.detection.postprocess import detect, fuse_sizes
     from yolo_smol.detection.scales import anchors_at
 
     photos = [image for image, _ in test_photos]
@@ -530,7 +530,7 @@ def test_one_look_at_three_sizes_scores_the_mean_of_the_sizes_detections(test_ph
                                0.001, 0.45, original_sizes=[photo.size for photo in photos]))
     readings, scored = detector.read_with_detections(photos)
     for index, found in enumerate(scored):
-        expected = fuse_readings([part[index] for part in per_size], 0.45)
+        expected = fuse_sizes([part[index] for part in per_size], 0.45)
         expected = expected.select(expected.scores >= 0.001)
         torch.testing.assert_close(found.boxes_xyxy, expected.boxes_xyxy)
         torch.testing.assert_close(found.scores, expected.scores)

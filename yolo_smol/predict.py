@@ -30,7 +30,7 @@ from yolo_smol.detection.postprocess import (
     Detections,
     demote_other_classes,
     detect,
-    fuse_readings,
+    fuse_sizes,
     left_to_right,
     merge_looks,
     on_the_line,
@@ -177,13 +177,13 @@ def _read_batch(model: YoloSmol, images: list[Image.Image], confidence_threshold
 
 
 def _fused(parts: list[Detections], iou_threshold: float, floor: float) -> Detections:
-    """The digits the readings ``parts`` (one per input size) found scoring at least
-    ``floor``, photo by photo fused into one set (:func:`fuse_readings`), and kept where
+    """The digits found at each input size (``parts``, one batch of photos each) scoring at
+    least ``floor``, photo by photo fused into one set (:func:`fuse_sizes`), and kept where
     their mean score is at least ``floor`` too."""
     parts = [part.select(part.scores >= floor) for part in parts]
     if len(parts) == 1:
         return parts[0]
-    fused = Detections.cat([fuse_readings([part[index] for part in parts], iou_threshold)
+    fused = Detections.cat([fuse_sizes([part[index] for part in parts], iou_threshold)
                             for index in range(parts[0].num_images)])
     return fused.select(fused.scores >= floor)
 
@@ -217,7 +217,7 @@ class Detector:
     (``second_look``). The whole photo is read at the input sizes ``scales`` times the
     model's own (:func:`~yolo_smol.detection.scales.input_sizes`; by default 0.875, 1 and
     1.125: 112 x 56, 128 x 64 and 144 x 72), each digit scored by the mean of the sizes'
-    scores (:func:`fuse_readings`); the search's windows and the second look's crop are
+    scores (:func:`fuse_sizes`); the search's windows and the second look's crop are
     read at the model's own size. The reading then keeps the digits at least
     ``sure_fraction`` as sure
     as its best (:func:`only_sure_digits`), and drops a digit at either end set apart from

@@ -7,7 +7,7 @@ calling ``torchvision.ops.batched_nms`` once per image costs more than the model
 pass on a CPU. Its results are tested against ``torchvision.ops.batched_nms``.
 ``merging_nms`` keeps what ``batched_nms`` keeps, but moves each kept box to the
 score-weighted mean of the boxes it suppressed: how the ``Detector`` merges its looks.
-``fusing_nms`` also averages the scores that several readings of one image gave a box: how
+``fusing_nms`` also averages the scores that several looks at one image gave a box: how
 the ``Detector`` combines the input sizes it reads a photo at.
 """
 
@@ -107,17 +107,17 @@ def merging_nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, groups: torch.Te
 def fusing_nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
                sources: torch.Tensor, num_sources: int, iou_threshold: float,
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`merging_nms` for boxes from ``num_sources`` readings of the same image that
-    vote: each kept box's score becomes the mean over the sources of the best score each
-    gave it (0 from a source that did not find it).
+    """:func:`merging_nms` for boxes from ``num_sources`` looks at the same image that vote
+    (the image at several input sizes): each kept box's score becomes the mean over the
+    sources of the best score each gave it (0 from a source that did not find it).
 
-    A digit that one reading of three found at 0.9 scores 0.3; one that all three found
+    A digit that one look of three found at 0.9 scores 0.3; one that all three found
     at 0.9 keeps 0.9. Averaging the predictions of the augmented copies is how test-time
     augmentation is usually combined; a digit only one copy saw is more often a mistake.
 
     Args:
         boxes_xyxy: ``(N, 4)`` xyxy; scores: ``(N,)``; groups: ``(N,)`` (the class);
-        sources: ``(N,)`` long in ``[0, num_sources)``, the reading each box came from.
+        sources: ``(N,)`` long in ``[0, num_sources)``, the look each box came from.
 
     Returns:
         ``kept (K,)`` the indices :func:`batched_nms` keeps, ``merged (K, 4)`` their boxes

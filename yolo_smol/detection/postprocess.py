@@ -22,7 +22,7 @@ from yolo_smol.grouped import order_within_groups, pad_by_group
 
 __all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place",
            "one_per_place_mask", "on_one_line", "on_the_line", "left_to_right",
-           "demote_other_classes", "merge_looks", "fuse_readings"]
+           "demote_other_classes", "merge_looks", "fuse_sizes"]
 
 
 @dataclass(frozen=True)
@@ -305,29 +305,27 @@ def merge_looks(looks: Sequence[Detections], iou_threshold: float = 0.45,
                                labels[kept][:max_detections])
 
 
-def fuse_readings(readings: Sequence[Detections], iou_threshold: float = 0.45,
-                  max_detections: int = 100) -> Detections:
-    """The detections of several readings of one photo (at several input sizes), fused.
+def fuse_sizes(per_size: Sequence[Detections], iou_threshold: float = 0.45,
+               max_detections: int = 100) -> Detections:
+    """The detections of one photo read at several input sizes, fused.
 
-    As :func:`merge_looks`, a digit found by several readings is kept once, its box the
-    score-weighted mean of theirs; its score is the mean over the readings of the score
-    each gave it, 0 where a reading did not find it
-    (:func:`~yolo_smol.detection.nms.fusing_nms`).
+    As :func:`merge_looks`, a digit several sizes found is kept once, its box the
+    score-weighted mean of theirs; its score is the mean over the sizes of the score each
+    gave it, 0 where a size did not find it (:func:`~yolo_smol.detection.nms.fusing_nms`).
 
     Args:
-        readings: each the :class:`Detections` of the same image, boxes in its pixels.
+        per_size: the :class:`Detections` of the one photo at each size, boxes in its pixels.
 
     Returns:
-        The :class:`Detections` of that image, best fused score first, at most
+        The :class:`Detections` of that photo, best fused score first, at most
         ``max_detections``.
     """
-    boxes = torch.cat([reading.boxes_xyxy for reading in readings])
-    scores = torch.cat([reading.scores for reading in readings])
-    labels = torch.cat([reading.labels for reading in readings])
-    sources = torch.cat([torch.full_like(reading.labels, index)
-                         for index, reading in enumerate(readings)])
-    kept, merged, fused = fusing_nms(boxes, scores, labels, sources, len(readings),
-                                     iou_threshold)
+    boxes = torch.cat([found.boxes_xyxy for found in per_size])
+    scores = torch.cat([found.scores for found in per_size])
+    labels = torch.cat([found.labels for found in per_size])
+    sizes = torch.cat([torch.full_like(found.labels, index)
+                       for index, found in enumerate(per_size)])
+    kept, merged, fused = fusing_nms(boxes, scores, labels, sizes, len(per_size), iou_threshold)
     order = torch.sort(fused, stable=True, descending=True).indices[:max_detections]
     return Detections.of_image(merged[order], fused[order].to(scores.dtype),
                                labels[kept][order])
