@@ -20,21 +20,9 @@ from yolo_smol.boxes import pairwise_iou
 __all__ = ["nms", "batched_nms", "merging_nms", "fusing_nms", "dense_batched_nms"]
 
 
-def _iou_with(box_xyxy: torch.Tensor, others_xyxy: torch.Tensor) -> torch.Tensor:
-    """IoU of one box ``(4,)`` with ``others_xyxy (K, 4)``, in torchvision's arithmetic."""
-    left = torch.maximum(box_xyxy[0], others_xyxy[:, 0])
-    top = torch.maximum(box_xyxy[1], others_xyxy[:, 1])
-    right = torch.minimum(box_xyxy[2], others_xyxy[:, 2])
-    bottom = torch.minimum(box_xyxy[3], others_xyxy[:, 3])
-    inter = (right - left).clamp(min=0) * (bottom - top).clamp(min=0)
-    area = (box_xyxy[2] - box_xyxy[0]) * (box_xyxy[3] - box_xyxy[1])
-    others_area = (others_xyxy[:, 2] - others_xyxy[:, 0]) * (others_xyxy[:, 3] - others_xyxy[:, 1])
-    return inter / (area + others_area - inter)
-
-
 def _iou_rows(rows_xyxy: torch.Tensor, others_xyxy: torch.Tensor) -> torch.Tensor:
-    """``(K, N)`` IoU of each of ``rows_xyxy (K, 4)`` with ``others_xyxy (N, 4)``: the
-    arithmetic of :func:`_iou_with`, operation for operation, so the two agree exactly."""
+    """``(K, N)`` IoU of each of ``rows_xyxy (K, 4)`` with ``others_xyxy (N, 4)``, in
+    torchvision's arithmetic, so that NMS here and there agree at the threshold."""
     left = torch.maximum(rows_xyxy[:, None, 0], others_xyxy[None, :, 0])
     top = torch.maximum(rows_xyxy[:, None, 1], others_xyxy[None, :, 1])
     right = torch.minimum(rows_xyxy[:, None, 2], others_xyxy[None, :, 2])
@@ -61,7 +49,7 @@ def nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, iou_threshold: float) ->
     while order.numel() > 0:
         best, rest = order[0], order[1:]
         kept.append(best)
-        order = rest[_iou_with(boxes_xyxy[best], boxes_xyxy[rest]) <= iou_threshold]
+        order = rest[_iou_rows(boxes_xyxy[best][None], boxes_xyxy[rest])[0] <= iou_threshold]
     return torch.stack(kept) if kept else torch.zeros(0, dtype=torch.long)
 
 

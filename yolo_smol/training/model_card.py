@@ -110,9 +110,8 @@ def _score_real(weights_path: Path, real_photos: Path) -> dict:
     ``yolo-smol detect`` reads, both at the confidence threshold they were trained with."""
     from yolo_smol.data.prepare import prepare
     from yolo_smol.data.sources import load_dataset_source
-    from yolo_smol.detection.scales import SCALES
     from yolo_smol.model.checkpoint import load_model
-    from yolo_smol.predict import MAX_END_GAP, SURE_FRACTION, Detector
+    from yolo_smol.predict import Detector
     from yolo_smol.scoring import score_detector, true_digits
     from yolo_smol.training.evaluate import evaluate
 
@@ -121,16 +120,16 @@ def _score_real(weights_path: Path, real_photos: Path) -> dict:
     confidence_threshold = train_config.get("confidence_threshold", 0.25)
     rows = load_dataset_source(real_photos, "test")
     result = evaluate(model, prepare(rows, model.config.image_size), confidence_threshold)
-    read = score_detector(Detector(model, device="cpu"), [row["image"].convert("RGB")
-                                                          for row in rows],
+    detector = Detector(model, device="cpu")  # as yolo-smol detect reads by default
+    read = score_detector(detector, [row["image"].convert("RGB") for row in rows],
                           true_digits(rows), confidence_threshold)
     return {"photos": f"{real_photos.parent.name}/{real_photos.name}, "
                       f"{result.num_images} real SVHN test-split photos",
             "measured_by": f"python benchmarks/real.py --weights {weights_path.as_posix()}",
             "mAP@0.5": round(result.metrics.ap50, 4), "mAP@0.5:0.95": round(result.metrics.map, 4),
             "whole_number_accuracy": round(result.whole_number_accuracy, 4),
-            "detector": {"scales": list(SCALES), "sure_fraction": SURE_FRACTION,
-                         "max_end_gap": MAX_END_GAP,
+            "detector": {"scales": list(detector.scales), "sure_fraction": detector.sure_fraction,
+                         "max_end_gap": detector.max_end_gap,
                          "read_exactly": round(read.read_exactly, 4),
                          "mAP@0.5 (all looks)": round(read.metrics.ap50, 4),
                          "mAP@0.5:0.95 (all looks)": round(read.metrics.map, 4)}}
