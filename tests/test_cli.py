@@ -175,6 +175,17 @@ def test_data_augment_takes_a_value_or_none():
     assert parser.parse_args(["train", "--data_augment", "1"]).data_augment is True
 
 
+def test_train_scales_are_a_comma_separated_list(capsys):
+    from yolo_smol.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["train", "--train_scales", "0.75,1,1.25"]).train_scales == (
+        0.75, 1.0, 1.25)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--train_scales", "1,big"])
+    assert "not a comma-separated list of numbers" in capsys.readouterr().err
+
+
 def test_the_seed_readme_training_command_runs_with_its_flags(tmp_path, monkeypatch, capsys):
     """The seed README's command, as the shell hands it over, run from its scripts/ folder."""
     import shutil

@@ -109,6 +109,11 @@ def test_interrupt_in_the_first_epoch_still_leaves_a_checkpoint(tiny_data, tmp_p
     ({"anchor_iou_threshold": -0.1}, "--anchor_iou_threshold: -0.1 must be a finite number"),
     ({"anchor_iou_threshold": 2.0}, "--anchor_iou_threshold: 2.0 must be at most 1"),
     ({"device": "quantum"}, "--device"),
+    ({"train_scales": ()}, "--train_scales: \\(\\) must be numbers above 0"),
+    ({"train_scales": (1.0, 0.0)}, "--train_scales: .* must be numbers above 0"),
+    ({"train_scales": (1.0, float("inf"))}, "--train_scales"),
+    ({"train_scales": (True,)}, "--train_scales"),
+    ({"train_scales": (0.75, 1.0, 125.0)}, "--train_scales: .* at most 4"),
 ])
 def test_bad_settings(tmp_path, changes, message):
     with pytest.raises(TrainConfigError, match=message):
@@ -302,3 +307,27 @@ def test_the_anchor_iou_threshold_reaches_the_assignment(tiny_data, tmp_path, mo
     config = _config(tmp_path, "several", num_epochs=1, anchor_iou_threshold=0.213)
     train(load_config("smol"), config, tiny_data[0])
     assert seen and set(seen) == {0.213}  # every step, YOLOv4's rule
+
+
+def test_multi_scale_training_resizes_batches_and_keeps_the_anchors_pixel_size(
+        tiny_data, tmp_path, monkeypatch):
+    import yolo_smol.detection.loss as loss_module
+
+    seen = {}
+    original = loss_module.assign_targets
+
+    def recording(targets, anchors, grid_sizes, anchor_iou_threshold=1.0):
+        seen.setdefault(tuple(grid_sizes[0]), []).append(anchors.clone())
+        return original(targets, anchors, grid_sizes, anchor_iou_threshold)
+
+    monkeypatch.setattr(loss_module, "assign_targets", recording)
+    model_config = load_config("smol")  # 32 x 32, stride 8: 0.5 and 1.5 give 16 and 48 px
+    config = _config(tmp_path, "sizes", num_epochs=4, train_scales=(0.5, 1.0, 1.5))
+    train(model_config, config, tiny_data[0])
+    # Coarsest grid (rows, columns) of each size drawn: 2 at 16 px, 4 at 32, 6 at 48.
+    assert len(seen) > 1 and set(seen) <= {(2, 2), (4, 4), (6, 6)}
+    stored = torch.tensor(model_config.anchors_per_head, dtype=torch.float32)
+    for (cells, _), anchors in seen.items():
+        size = cells * 8
+        for drawn in anchors:  # fractions of the drawn input, as many pixels as at 32
+            torch.testing.assert_close(drawn * size, stored * 32)

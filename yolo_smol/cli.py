@@ -241,7 +241,8 @@ def _add_train_parser(commands) -> None:
     # One flag per TrainConfig field, so that a new setting cannot be forgotten here. Only
     # the flags the user types reach the settings (SUPPRESS): the rest are TrainConfig's
     # defaults, or a resumed run's own values. TrainConfig checks every value once.
-    parsers = {"int": _whole, "float": _number, "bool": _boolean, "str": str, "size": _size}
+    parsers = {"int": _whole, "float": _number, "bool": _boolean, "str": str, "size": _size,
+               "scales": _scales}
     for setting in fields(TrainConfig):
         # "int | None" is parsed as an int; a setting may name another parser (its kind).
         parse = parsers[setting.metadata.get("kind") or setting.type.split(" | ")[0]]

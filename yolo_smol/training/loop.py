@@ -27,6 +27,7 @@ from yolo_smol.config import ModelConfig, load_config
 from yolo_smol.data.augment import AugmentConfig, augment_batch
 from yolo_smol.data.prepare import PreparedData, iterate_batches
 from yolo_smol.detection.loss import LossConfig, yolo_loss
+from yolo_smol.detection.scales import anchors_at, input_sizes
 from yolo_smol.model.checkpoint import checkpoint_payload, read_checkpoint, write_checkpoint
 from yolo_smol.model.yolo import YoloSmol
 from yolo_smol.outputs import writable_folder
@@ -134,15 +135,21 @@ def _train_epoch(run: _Run, data: PreparedData, config: TrainConfig, loss_config
     # Only on a terminal (disable=None): in a notebook or a log file every refresh would be
     # one more line; there the one summary line per epoch says it all. At most one refresh
     # a second.
+    sizes = input_sizes(run.model.config, config.train_scales)
     bar = tqdm(total=run.steps_per_epoch, desc=f"epoch {run.epoch + 1}/{config.num_epochs}",
                leave=False, dynamic_ncols=True, mininterval=1.0, disable=None)
     for images, targets in iterate_batches(data, config.batch_size, generator=generator,
                                            drop_last=True):
         if config.data_augment:
             images, targets = augment_batch(images, targets, augment, generator)
+        # Multi-scale training draws each batch's size (no draw with one size, so that a
+        # run at the model's size alone draws the same batches as before the setting).
+        size = sizes[int(torch.randint(len(sizes), (1,), generator=generator))
+                     ] if len(sizes) > 1 else sizes[0]
         rate = learning_rate(run.step, total_steps, warmup, config.lr,
                              config.final_lr_fraction)
-        loss = _train_step(run, images, targets, rate, loss_config, config.grad_clip, device)
+        loss = _train_step(run, images, targets, rate, loss_config, config.grad_clip, device,
+                           size)
         run.step += 1
         seen += len(images)
         for name in LOSS_TERMS:
@@ -160,17 +167,26 @@ def _train_epoch(run: _Run, data: PreparedData, config: TrainConfig, loss_config
 
 def _train_step(run: _Run, images: torch.Tensor, targets: torch.Tensor, rate: float,
                 loss_config: LossConfig, grad_clip: float, device: torch.device,
-                ) -> dict[str, torch.Tensor]:
+                size: tuple[int, int]) -> dict[str, torch.Tensor]:
     """One optimiser step on ``images (B, 3, H, W)`` uint8 and ``targets (T, 6)`` at
-    learning rate ``rate``; the EMA follows. Returns the loss terms."""
+    learning rate ``rate``, the images resized to ``size`` ``(width, height)``; the EMA
+    follows. Returns the loss terms."""
     inputs = images.to(device, non_blocking=True).float().div_(255)
+    anchors = run.model.anchors
+    trained_size = run.model.config.input_size
+    if size != trained_size:
+        # The targets are fractions of the image: they hold at any size. The anchors keep
+        # their pixel size, as the Detector reads other sizes (yolo_smol.detection.scales).
+        inputs = torch.nn.functional.interpolate(inputs, size=(size[1], size[0]),
+                                                 mode="bilinear", antialias=True)
+        anchors = anchors_at(anchors, trained_size, size)
     inputs = inputs.contiguous(memory_format=torch.channels_last)  # as the model
     for group in run.optimizer.param_groups:
         group["lr"] = rate
     with torch.autocast(device.type, enabled=device.type == "cuda"):
         outputs = run.model(inputs)
-    loss = yolo_loss([output.float() for output in outputs], targets.to(device),
-                     run.model.anchors, loss_config)
+    loss = yolo_loss([output.float() for output in outputs], targets.to(device), anchors,
+                     loss_config)
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss["total"]).backward()
     run.scaler.unscale_(run.optimizer)

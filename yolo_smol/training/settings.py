@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["TrainConfig", "TrainConfigError"]
 
 _DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+MAX_TRAIN_SCALE = 4.0
 
 
 class TrainConfigError(YoloSmolError):
@@ -64,6 +65,9 @@ class TrainConfig:
     anchor_iou_threshold: float = _setting(
         1.0, "also assign a digit to every other anchor whose shape overlaps it by IoU above "
              "this (YOLOv4); 1.0: only to the best anchor, as YOLOv3")
+    train_scales: tuple[float, ...] = _setting(
+        (1.0,), "input sizes to train at, as multiples of the model's, e.g. 0.75,1,1.25: each "
+                "batch is resized to one of them (YOLOv3's multi-scale training)", kind="scales")
     image_size: int | tuple[int, int] | None = _setting(
         None, "input size in pixels: 64, or WIDTHxHEIGHT such as 128x64 (default: the "
               "config's)", kind="size")
@@ -85,8 +89,9 @@ class TrainConfig:
                                                  "(whole-number accuracy)")
 
     def __post_init__(self) -> None:
-        if isinstance(self.image_size, list):  # as read back from JSON
-            object.__setattr__(self, "image_size", tuple(self.image_size))
+        for name in ("image_size", "train_scales"):
+            if isinstance(getattr(self, name), list):  # as read back from JSON
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         self.validate()
 
     def validate(self) -> TrainConfig:
@@ -95,6 +100,15 @@ class TrainConfig:
         Called when the settings are built, so a ``TrainConfig`` that exists is valid.
         """
         self._check_numbers()
+        # At most 4: YOLOv3 trains from 0.77 to 1.46 times its input, and a slip such as
+        # 0.75,1,125 would otherwise ask for a 16,000-pixel input after the data is ready.
+        scales = self.train_scales
+        if (not isinstance(scales, tuple) or not scales or any(
+                isinstance(scale, bool) or not isinstance(scale, (int, float))
+                or not 0 < scale <= MAX_TRAIN_SCALE for scale in scales)):
+            raise TrainConfigError(f"--train_scales: {scales!r} must be numbers above 0 and at "
+                                   f"most {MAX_TRAIN_SCALE}, one at least (1: the model's own "
+                                   "input size)")
         if self.box_loss not in ("sse", "giou"):
             raise TrainConfigError(f"box_loss: {self.box_loss!r} must be 'sse' or 'giou'")
         save_dir = Path(self.save_dir)
