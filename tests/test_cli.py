@@ -184,6 +184,11 @@ def test_train_scales_are_a_comma_separated_list(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--train_scales", "1,big"])
     assert "not a comma-separated list of numbers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--help"])
+    words = " ".join(capsys.readouterr().out.split())
+    assert "--train_scales S,S,... input sizes" in words
+    assert "multi-scale training) (default: 1)" in words  # as typed, not (1.0,)
 
 
 def test_the_seed_readme_training_command_runs_with_its_flags(tmp_path, monkeypatch, capsys):

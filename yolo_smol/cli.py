@@ -248,6 +248,9 @@ def _add_train_parser(commands) -> None:
         parse = parsers[setting.metadata.get("kind") or setting.type.split(" | ")[0]]
         default = setting.default if setting.default is not MISSING else None
         extra = {"nargs": "?", "const": True} if parse is _boolean else {}
+        if parse is _scales:  # shown as typed: 0.75,1,1.25
+            default = ",".join(f"{scale:g}" for scale in default)
+            extra["metavar"] = "S,S,..."
         if setting.metadata.get("choices"):
             extra["choices"] = setting.metadata["choices"]
         train.add_argument(f"--{setting.name}", type=parse, default=argparse.SUPPRESS,
