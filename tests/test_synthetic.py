@@ -208,9 +208,12 @@ def test_digits_too_small_to_keep_ink_are_drawn_taller(monkeypatch):
     # Image 7335 of seed 2's train split draws "251" 3.4 px tall: squeezed, its "5" peaks at
     # 0.29 coverage, below the tight box's threshold, in the plain face too. It used to
     # stop the whole generation (a digit without a box); now the number is drawn taller.
-    image = synthetic.render_image(2, "train", 7335)
-    assert image.labels == [2, 5, 1]
-    assert all(width > 0 and height > 0 for _, _, width, height in image.boxes_xywh)
+    picture = synthetic._draw_picture(synthetic._image_rng(2, "train", 7335))
+    assert picture.number.labels == [2, 5, 1]
+    assert all(width > 0 and height > 0 for _, _, width, height in picture.boxes)
+    # Still only a few pixels tall, it is no number a reader could make out: the image is
+    # drawn again from its next seed.
+    assert not synthetic.legible(np.asarray(picture.image), picture.number, picture.boxes)
     # Numbers whose plain digits show at once keep their height.
     glyph = np.zeros((6, 4), np.float32)
     glyph[1:5, 1:3] = 1.0
@@ -221,3 +224,70 @@ def test_digits_too_small_to_keep_ink_are_drawn_taller(monkeypatch):
     monkeypatch.setattr(synthetic, "render_glyph", lambda *args: np.zeros((6, 4), np.float32))
     with pytest.raises(ValueError, match="keep no ink"):
         synthetic._plain_digits(None, [None] * 10, [4], 3.0, 1.0, 0, 0)
+
+
+def _number_of(masks: list[np.ndarray]) -> synthetic._Number:
+    """A drawn number of the given glyph masks, each tight box read from its mask."""
+    boxes_in_mask = [synthetic.tight_box(mask) for mask in masks]
+    return synthetic._Number([1] * len(masks), (), 10.0, 1.0, 0.0, 0.0, masks, boxes_in_mask)
+
+
+def test_ink_contrast_is_the_distance_between_ink_and_ground_colours():
+    pixels = np.full((20, 30, 3), 100.0, np.float32)
+    coverage = np.zeros((20, 30), np.float32)
+    coverage[5:15, 10:14] = 1.0
+    pixels[coverage > 0] = (200.0, 100.0, 100.0)
+    assert synthetic.ink_contrast(pixels, coverage, coverage) == pytest.approx(100.0)
+    # Half coverage counts half: the stroke's mean colour is pulled towards the ground.
+    coverage[5:15, 10:14] = 0.5
+    assert synthetic.ink_contrast(pixels, coverage, coverage) == pytest.approx(100.0)
+    pixels[coverage > 0] = 150.0
+    assert synthetic.ink_contrast(pixels, coverage, coverage) == pytest.approx(50 * np.sqrt(3))
+    # Ink wholly outside the picture has no contrast to measure.
+    assert synthetic.ink_contrast(pixels, np.zeros_like(coverage), coverage) is None
+
+
+def test_a_number_is_legible_when_every_digit_is_tall_and_stands_out():
+    mask = np.zeros((12, 8), np.float32)
+    mask[1:11, 2:6] = 1.0
+    number = _number_of([mask, mask])
+    boxes = [[10, 4, 4, 10], [18, 4, 4, 10]]  # both tight boxes, xywh on a 40 x 20 picture
+    ground = np.full((20, 40, 3), 90.0, np.float32)
+    clear = ground.copy()
+    clear[4:14, 10:14] = clear[4:14, 18:22] = 160.0
+    assert synthetic.legible(clear, number, boxes)
+    # The second digit washed out to 8 levels from its ground: the number cannot be read.
+    faint = clear.copy()
+    faint[4:14, 18:22] = 98.0
+    assert not synthetic.legible(faint, number, boxes)
+    # A digit shorter than MIN_LEGIBLE_INK_PX cannot be read however dark it is.
+    small = np.zeros((6, 8), np.float32)
+    small[1:5, 2:6] = 1.0
+    tiny = ground.copy()
+    tiny[4:8, 10:14] = tiny[4:14, 18:22] = 160.0
+    assert not synthetic.legible(tiny, _number_of([small, mask]),
+                                 [[10, 4, 4, synthetic.MIN_LEGIBLE_INK_PX - 2], boxes[1]])
+    # A digit laid out wholly past the border is not judged (it gets no label).
+    assert synthetic.legible(clear, _number_of([mask, mask, mask]), [*boxes, [60, 4, 4, 10]])
+
+
+def test_illegible_numbers_are_drawn_again(monkeypatch):
+    drawn = []
+    draw = synthetic._draw_picture
+
+    def recording(rng):
+        picture = draw(rng)
+        drawn.append(synthetic.legible(np.asarray(picture.image), picture.number,
+                                       picture.boxes))
+        return picture
+
+    monkeypatch.setattr(synthetic, "_draw_picture", recording)
+    again = 0
+    for index in range(300):
+        drawn.clear()
+        synthetic.render_image(0, "test", index)
+        # Every illegible draw was followed by another; the image kept the first legible one.
+        assert drawn[-1] and not any(drawn[:-1]), (index, drawn)
+        again += len(drawn) > 1
+    # About one image in ten, not most of them: the rule trims a tail, not the generator.
+    assert 0.03 < again / 300 < 0.2, again
