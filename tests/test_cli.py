@@ -264,3 +264,26 @@ def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
     run = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
     assert run.returncode == 0 and "BrokenPipeError" not in run.stderr, run.stderr
     assert (tmp_path / "out" / "readings.json").is_file()  # the work itself was done
+
+
+def test_eval_as_detect_scores_the_photos_as_detect_reads(datasets_cache, tmp_path, capsys):
+    # The shipped detector, read as yolo-smol detect reads: the figures eval prints and
+    # records are the Detector's own on the same photos, beside the network's one look.
+    from yolo_smol import Detector
+    from yolo_smol.data.sources import load_dataset_source
+    from yolo_smol.predict import SHIPPED_WEIGHTS
+    from yolo_smol.scoring import score_rows
+
+    save_dir = tmp_path / "eval"
+    assert main(["eval", "--weights", str(SHIPPED_WEIGHTS), "--num_images", "24",
+                 "--as_detect", "--device", "cpu", "--save_dir", str(save_dir)]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((save_dir / "metrics.json").read_text())
+    rows = load_dataset_source("synthetic", "test", num_images=24)
+    expected = score_rows(Detector.from_pretrained(device="cpu"), rows)
+    assert report["as_detect"] == {"mAP@0.5": round(expected.metrics.ap50, 6),
+                                   "mAP@0.5:0.95": round(expected.metrics.map, 6),
+                                   "read_exactly": round(expected.read_exactly, 6)}
+    assert f"read exactly {expected.read_exactly:.3f}" in out and "(24 photos" in out
+    assert report["mAP@0.5"] != report["as_detect"]["mAP@0.5"]  # one look is not every look
+    assert 0 < expected.read_exactly < 1
