@@ -355,12 +355,9 @@ def _run_eval(args: argparse.Namespace) -> None:
 
 def _score_as_detect(model, dataset, device, confidence_threshold: float, metrics_json) -> None:
     """Score the photos as ``yolo-smol detect`` reads them; print and record the figures."""
-    from yolo_smol.predict import Detector
-    from yolo_smol.scoring import score_rows
+    from yolo_smol.training.evaluate import score_as_detect
 
-    score = score_rows(Detector(model, device=device), dataset, confidence_threshold)
-    figures = {"mAP@0.5": round(score.metrics.ap50, 6), "mAP@0.5:0.95": round(score.metrics.map, 6),
-               "read_exactly": round(score.read_exactly, 6)}
+    figures = score_as_detect(model, dataset, device, confidence_threshold)
     print(f"as yolo-smol detect reads ({len(dataset)} photos, every look): mAP@0.5 "
           f"{figures['mAP@0.5']:.3f}  mAP@0.5:0.95 {figures['mAP@0.5:0.95']:.3f}  "
           f"read exactly {figures['read_exactly']:.3f}")

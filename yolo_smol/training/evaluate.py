@@ -133,6 +133,19 @@ def evaluate(model: YoloSmol, data: PreparedData, confidence_threshold: float = 
     return EvaluationResult(metrics, accuracy, confusion, len(data), seconds)
 
 
+def score_as_detect(model: YoloSmol, dataset, device: torch.device | str = "cpu",
+                    confidence_threshold: float = 0.25) -> dict[str, float]:
+    """``model`` scored on the photos of ``dataset`` (SVHN ``full_numbers`` schema) as
+    ``yolo-smol detect`` reads them, with every look of the default ``Detector``: mAP@0.5,
+    mAP@0.5:0.95 and the share of photos read exactly, rounded to 6 places."""
+    from yolo_smol.predict import Detector
+    from yolo_smol.scoring import score_rows
+
+    score = score_rows(Detector(model, device=device), dataset, confidence_threshold)
+    return {"mAP@0.5": round(score.metrics.ap50, 6), "mAP@0.5:0.95": round(score.metrics.map, 6),
+            "read_exactly": round(score.read_exactly, 6)}
+
+
 @dataclass(frozen=True)
 class EvaluationReport:
     """What :func:`evaluate_to_dir` scored and wrote.
