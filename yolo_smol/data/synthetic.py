@@ -12,7 +12,8 @@ so image ``i`` is the same however many images are asked for, and the splits nev
 an image. Boxes are labelled as SVHN's annotators drew theirs, with a margin around the
 ink: each rendered glyph's tight box enlarged :data:`LABEL_MARGIN` times about its centre
 (:func:`label_box`), stored as SVHN stores them: ``[left, top, width, height]`` in whole
-pixels, inside the image.
+pixels, inside the image. As SVHN's annotators boxed only numbers they could read, a number
+that light and the camera left unreadable is drawn again (:func:`legible`).
 """
 
 from __future__ import annotations
@@ -396,7 +397,6 @@ def tight_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-
 def ink_contrast(pixels: np.ndarray, coverage: np.ndarray, ink: np.ndarray) -> float | None:
     """How far one digit stands out from the ground around it in a finished picture.
 
@@ -455,6 +455,7 @@ def legible(pixels: np.ndarray, number: _Number, boxes: list[list[int]]) -> bool
                                      or contrast < MIN_LEGIBLE_CONTRAST):
             return False
     return True
+
 
 @dataclass(frozen=True)
 class _Number:
