@@ -272,7 +272,7 @@ def test_eval_as_detect_scores_the_photos_as_detect_reads(datasets_cache, tmp_pa
     from yolo_smol import Detector
     from yolo_smol.data.sources import load_dataset_source
     from yolo_smol.predict import SHIPPED_WEIGHTS
-    from yolo_smol.scoring import score_rows
+    from yolo_smol.scoring import score_detector, true_digits
 
     save_dir = tmp_path / "eval"
     assert main(["eval", "--weights", str(SHIPPED_WEIGHTS), "--num_images", "24",
@@ -280,7 +280,8 @@ def test_eval_as_detect_scores_the_photos_as_detect_reads(datasets_cache, tmp_pa
     out = capsys.readouterr().out
     report = json.loads((save_dir / "metrics.json").read_text())
     rows = load_dataset_source("synthetic", "test", num_images=24)
-    expected = score_rows(Detector.from_pretrained(device="cpu"), rows)
+    expected = score_detector(Detector.from_pretrained(device="cpu"),
+                              [row["image"].convert("RGB") for row in rows], true_digits(rows))
     assert report["as_detect"] == {"mAP@0.5": round(expected.metrics.ap50, 6),
                                    "mAP@0.5:0.95": round(expected.metrics.map, 6),
                                    "read_exactly": round(expected.read_exactly, 6)}

@@ -67,14 +67,6 @@ def score_detector(detector: Detector, photos: Sequence[Image.Image],
     return DetectorScore(sum(exact) / max(len(exact), 1), metrics, readings, scored)
 
 
-def score_rows(detector: Detector, rows: Sequence[dict], confidence_threshold: float = 0.25,
-               ) -> DetectorScore:
-    """Read the photos of ``rows`` (SVHN ``full_numbers`` schema: a ``datasets.Dataset`` or
-    its rows) as ``yolo-smol detect`` does, and score the readings against their digits."""
-    photos = [row["image"].convert("RGB") for row in rows]
-    return score_detector(detector, photos, true_digits(rows), confidence_threshold)
-
-
 def bootstrap_ap50(scored: Sequence[Detections], truths: Sequence[GroundTruth],
                    num_classes: int, resamples: int = 300, level: float = 0.9,
                    seed: int = 0) -> tuple[float, float]:

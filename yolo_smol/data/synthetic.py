@@ -410,13 +410,12 @@ def ink_contrast(pixels: np.ndarray, coverage: np.ndarray, ink: np.ndarray) -> f
         coverage) and the mean colour of the inkless pixels within a quarter of its height
         of its tight box; ``None`` when none of its ink lies inside the picture.
     """
-    rows = np.flatnonzero((coverage > MASK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((coverage > MASK_THRESHOLD).any(axis=0))
-    if rows.size == 0:
+    box = tight_box(coverage)
+    if box is None:
         return None
-    pad = max(1, int(0.25 * (rows[-1] - rows[0] + 1)))
-    window = (slice(max(0, rows[0] - pad), rows[-1] + 1 + pad),
-              slice(max(0, cols[0] - pad), cols[-1] + 1 + pad))
+    left, top, right, bottom = box
+    pad = max(1, int(0.25 * (bottom - top)))
+    window = (slice(max(0, top - pad), bottom + pad), slice(max(0, left - pad), right + pad))
     ground = ink[window] < 0.02
     if ground.sum() < 2:
         return None

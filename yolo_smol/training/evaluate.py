@@ -139,9 +139,11 @@ def score_as_detect(model: YoloSmol, dataset, device: torch.device | str = "cpu"
     ``yolo-smol detect`` reads them, with every look of the default ``Detector``: mAP@0.5,
     mAP@0.5:0.95 and the share of photos read exactly, rounded to 6 places."""
     from yolo_smol.predict import Detector
-    from yolo_smol.scoring import score_rows
+    from yolo_smol.scoring import score_detector, true_digits
 
-    score = score_rows(Detector(model, device=device), dataset, confidence_threshold)
+    photos = [row["image"].convert("RGB") for row in dataset]
+    score = score_detector(Detector(model, device=device), photos, true_digits(dataset),
+                           confidence_threshold)
     return {"mAP@0.5": round(score.metrics.ap50, 6), "mAP@0.5:0.95": round(score.metrics.map, 6),
             "read_exactly": round(score.read_exactly, 6)}
 
