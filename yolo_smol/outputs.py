@@ -1,4 +1,5 @@
-"""Where results go: output paths are checked before the work that fills them starts.
+"""Where results go: output paths are checked before the work that fills them starts, and
+every file is written aside and renamed into place, so none is ever left half-written.
 
 A run that trains for an hour, or reads a thousand photos, and then cannot write its
 results loses all of that work. Each command therefore checks its output folder and files
@@ -7,12 +8,16 @@ first, with the same two functions, and says which flag to change.
 
 from __future__ import annotations
 
+import json
+import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from yolo_smol.errors import YoloSmolError
 
-__all__ = ["OutputError", "writable_folder", "writable_file"]
+__all__ = ["OutputError", "writable_folder", "writable_file", "write_atomically", "write_bytes",
+           "write_text", "write_json", "check_result_folder"]
 
 
 class OutputError(YoloSmolError):
@@ -67,3 +72,88 @@ def writable_file(path: str | Path, flag: str, suffixes: tuple[str, ...] = ()) -
         raise OutputError(f"{flag} {path}: the folder {folder} cannot be written "
                           f"({error.strerror})") from None
     return target
+
+
+# Errors that mean "this file cannot be written here now" rather than a bug: a full disk
+# (ENOSPC, EDQUOT), a folder without write permission, a read-only mount, too little memory.
+def _why(error: BaseException) -> str:
+    if isinstance(error, MemoryError):
+        return "out of memory"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Write ``path`` through ``write(partial)`` aside, then rename it into place.
+
+    ``write`` is given a temporary path in the same folder and must write the whole file
+    there. Only when it returns is the file renamed over ``path`` (``os.replace``: atomic on
+    one file system), so a reader, a crash, a full disk or Ctrl-C never leaves a half-written
+    file where ``path`` was: ``path`` is either the old file, untouched, or the new one.
+
+    Raises:
+        OutputError: the file could not be written (a full disk, no permission, a read-only
+            folder, out of memory); one line naming ``path``. The temporary file is removed
+            and whatever was at ``path`` before is left as it was.
+    """
+    target = Path(path)
+    # A dot file with the process id: two processes never share one, and `ls` hides it.
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        write(partial)
+        with open(partial, "rb") as handle:  # on disk before it is renamed into place
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+    except (OSError, MemoryError, RuntimeError) as error:
+        # RuntimeError: torch.save reports a failed write as "[enforce fail at
+        # inline_container.cc] ... unexpected pos" rather than an OSError.
+        partial.unlink(missing_ok=True)
+        if isinstance(error, RuntimeError) and not _is_write_failure(error):
+            raise
+        raise OutputError(f"{target}: could not write it ({_why(error)}); it is left as it "
+                          "was. Free some space or give a folder you can write to") from None
+    except BaseException:  # Ctrl-C or a bug in `write`: no partial file stays behind
+        partial.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _is_write_failure(error: RuntimeError) -> bool:
+    # torch.save's stream writer: "[enforce fail at inline_container.cc:...] ... unexpected
+    # pos" or "... file write failed". Any other RuntimeError is a bug and keeps its traceback.
+    text = str(error)
+    return any(sign in text for sign in ("inline_container", "unexpected pos", "write failed"))
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`write_atomically`)."""
+    return write_atomically(path, lambda partial: partial.write_bytes(data))
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`write_atomically`)."""
+    return write_atomically(path, lambda partial: partial.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | Path, value: object) -> Path:
+    """Write ``value`` as indented JSON with a final newline, atomically."""
+    return write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+def check_result_folder(path: str | Path, results: tuple[str, ...], exist_ok: bool,
+                        flag: str = "--save_dir") -> Path:
+    """``path`` as a writable folder for a new run's ``results`` (file names), refused when it
+    holds any of them already and ``exist_ok`` is False, as ``yolo-smol train`` refuses a
+    folder that holds a run.
+
+    Raises:
+        OutputError: the folder holds earlier results (the message says the two ways on),
+            is a file, or cannot be written.
+    """
+    folder = writable_folder(path, flag)
+    found = [name for name in results if (folder / name).exists()]
+    if found and not exist_ok:
+        raise OutputError(f"{flag} {path}: holds an earlier run's {', '.join(found)}; give "
+                          "another folder, or pass --exist_ok to replace them")
+    return folder
