@@ -3,16 +3,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from yolo_smol.data import synthetic
+from yolo_smol.data import numbers, synthetic
+from yolo_smol.data.legibility import legible
 from yolo_smol.data.schema import SVHN_FEATURES
 from yolo_smol.data.statistics import SVHN_FIGURES, dataset_statistics
-from yolo_smol.data.synthetic import (
-    _enlarge_box,
-    label_box,
-    load_synthetic,
-    make_synthetic,
-    tight_box,
-)
+from yolo_smol.data.synthetic import load_synthetic, make_synthetic
 
 
 def test_schema_is_svhn_full_numbers():
@@ -49,29 +44,6 @@ def test_train_and_test_never_share_an_image():
     assert len(_hashes(train)) == 300 and len(_hashes(test)) == 300
     assert not _hashes(train) & _hashes(test)
     assert train["digits"][:50] != test["digits"][:50]
-
-
-def test_tight_box_of_a_mask():
-    mask = np.zeros((10, 12), np.float32)
-    mask[2:7, 3:5] = 1.0
-    mask[8, 11] = 0.2  # below the coverage threshold: not part of the glyph
-    assert tight_box(mask) == (3, 2, 5, 7)
-    assert tight_box(np.zeros((4, 4), np.float32)) is None
-
-
-def test_enlarged_box_covers_the_drawn_box():
-    assert _enlarge_box([3, 2, 5, 7], 0.5) == [6, 4, 10, 14]
-    assert _enlarge_box([3, 2, 5, 7], 0.3) == [10, 6, 17, 24]  # floor start, ceil end
-
-
-def test_label_is_the_tight_box_with_svhns_margin():
-    # 1.2 times the box about its centre (15, 30), rounded outwards.
-    assert label_box([10, 20, 10, 20], (100, 100), margin=1.2) == [9, 18, 12, 24]
-    # centre (15.5, 30.5), half sizes 6.6 and 12.6: 8.9 to 22.1 and 17.9 to 43.1, outwards
-    assert label_box([10, 20, 11, 21], (100, 100), margin=1.2) == [8, 17, 15, 27]
-    # Kept inside the image: a digit at the border loses the margin beyond it.
-    assert label_box([0, 0, 10, 10], (10, 10), margin=1.2) == [0, 0, 10, 10]
-    assert label_box([5, 5, 10, 10], (100, 100), margin=1.0) == [5, 5, 10, 10]
 
 
 def test_labels_hold_the_ink_with_a_margin():
@@ -164,30 +136,10 @@ def test_load_synthetic_hands_its_workers_to_the_generator(datasets_cache, monke
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="split must be one of"):
-        make_synthetic(3, split="validation")
+    with pytest.raises(synthetic.SyntheticDataError, match="no split 'valid'; use one of"):
+        make_synthetic(3, split="valid")
     with pytest.raises(ValueError, match="at least 0"):
         make_synthetic(-1)
-
-
-def test_a_bare_one_keeps_the_label_of_a_footed_one(monkeypatch):
-    # Every "1" drawn bare: its ink loses the foot, its box still spans it.
-    monkeypatch.setattr(synthetic, "FOOTLESS_ONE_SHARE", 1.0)
-    rng = np.random.default_rng(0)
-    wider = ones = 0
-    for _ in range(200):
-        number = synthetic._draw_number(rng, 48, 1.0)
-        for label, mask, box in zip(number.labels, number.masks, number.boxes_in_mask,
-                                    strict=True):
-            if label != 1:
-                assert box == tight_box(mask)  # other digits: the ink's own box
-                continue
-            ink_box = tight_box(mask)
-            ones += 1
-            # The box holds the bare ink, and reaches past it where the foot was.
-            assert box[0] <= ink_box[0] and box[2] >= ink_box[2]
-            wider += (box[2] - box[0]) > (ink_box[2] - ink_box[0])
-    assert ones > 30 and wider > 0.5 * ones
 
 
 def test_digits_laid_out_past_the_border_get_no_label():
@@ -213,62 +165,17 @@ def test_digits_too_small_to_keep_ink_are_drawn_taller(monkeypatch):
     assert all(width > 0 and height > 0 for _, _, width, height in picture.boxes)
     # Still only a few pixels tall, it is no number a reader could make out: the image is
     # drawn again from its next seed.
-    assert not synthetic.legible(np.asarray(picture.image), picture.number, picture.boxes)
+    assert not legible(np.asarray(picture.image), picture.number, picture.boxes)
     # Numbers whose plain digits show at once keep their height.
     glyph = np.zeros((6, 4), np.float32)
     glyph[1:5, 1:3] = 1.0
-    monkeypatch.setattr(synthetic, "render_glyph", lambda *args: glyph)
-    height, masks, boxes = synthetic._plain_digits(None, [None] * 10, [4, 2], 3.0, 1.0, 0, 0)
+    monkeypatch.setattr(numbers, "render_glyph", lambda *args: glyph)
+    height, masks, boxes = numbers._plain_digits(None, [None] * 10, [4, 2], 3.0, 1.0, 0, 0)
     assert height == 3.0 and boxes == [(1, 1, 3, 5)] * 2
     # A face whose glyph is blank at every height is named, not looped on.
-    monkeypatch.setattr(synthetic, "render_glyph", lambda *args: np.zeros((6, 4), np.float32))
+    monkeypatch.setattr(numbers, "render_glyph", lambda *args: np.zeros((6, 4), np.float32))
     with pytest.raises(ValueError, match="keep no ink"):
-        synthetic._plain_digits(None, [None] * 10, [4], 3.0, 1.0, 0, 0)
-
-
-def _number_of(masks: list[np.ndarray]) -> synthetic._Number:
-    """A drawn number of the given glyph masks, each tight box read from its mask."""
-    boxes_in_mask = [synthetic.tight_box(mask) for mask in masks]
-    return synthetic._Number([1] * len(masks), (), 10.0, 1.0, 0.0, 0.0, masks, boxes_in_mask)
-
-
-def test_ink_contrast_is_the_distance_between_ink_and_ground_colours():
-    pixels = np.full((20, 30, 3), 100.0, np.float32)
-    coverage = np.zeros((20, 30), np.float32)
-    coverage[5:15, 10:14] = 1.0
-    pixels[coverage > 0] = (200.0, 100.0, 100.0)
-    assert synthetic.ink_contrast(pixels, coverage, coverage) == pytest.approx(100.0)
-    # Half coverage counts half: the stroke's mean colour is pulled towards the ground.
-    coverage[5:15, 10:14] = 0.5
-    assert synthetic.ink_contrast(pixels, coverage, coverage) == pytest.approx(100.0)
-    pixels[coverage > 0] = 150.0
-    assert synthetic.ink_contrast(pixels, coverage, coverage) == pytest.approx(50 * np.sqrt(3))
-    # Ink wholly outside the picture has no contrast to measure.
-    assert synthetic.ink_contrast(pixels, np.zeros_like(coverage), coverage) is None
-
-
-def test_a_number_is_legible_when_every_digit_is_tall_and_stands_out():
-    mask = np.zeros((12, 8), np.float32)
-    mask[1:11, 2:6] = 1.0
-    number = _number_of([mask, mask])
-    boxes = [[10, 4, 4, 10], [18, 4, 4, 10]]  # both tight boxes, xywh on a 40 x 20 picture
-    ground = np.full((20, 40, 3), 90.0, np.float32)
-    clear = ground.copy()
-    clear[4:14, 10:14] = clear[4:14, 18:22] = 160.0
-    assert synthetic.legible(clear, number, boxes)
-    # The second digit washed out to 8 levels from its ground: the number cannot be read.
-    faint = clear.copy()
-    faint[4:14, 18:22] = 98.0
-    assert not synthetic.legible(faint, number, boxes)
-    # A digit shorter than MIN_LEGIBLE_INK_PX cannot be read however dark it is.
-    small = np.zeros((6, 8), np.float32)
-    small[1:5, 2:6] = 1.0
-    tiny = ground.copy()
-    tiny[4:8, 10:14] = tiny[4:14, 18:22] = 160.0
-    assert not synthetic.legible(tiny, _number_of([small, mask]),
-                                 [[10, 4, 4, synthetic.MIN_LEGIBLE_INK_PX - 2], boxes[1]])
-    # A digit laid out wholly past the border is not judged (it gets no label).
-    assert synthetic.legible(clear, _number_of([mask, mask, mask]), [*boxes, [60, 4, 4, 10]])
+        numbers._plain_digits(None, [None] * 10, [4], 3.0, 1.0, 0, 0)
 
 
 def test_illegible_numbers_are_drawn_again(monkeypatch):
@@ -277,8 +184,7 @@ def test_illegible_numbers_are_drawn_again(monkeypatch):
 
     def recording(rng):
         picture = draw(rng)
-        drawn.append(synthetic.legible(np.asarray(picture.image), picture.number,
-                                       picture.boxes))
+        drawn.append(legible(np.asarray(picture.image), picture.number, picture.boxes))
         return picture
 
     monkeypatch.setattr(synthetic, "_draw_picture", recording)
@@ -291,3 +197,79 @@ def test_illegible_numbers_are_drawn_again(monkeypatch):
         again += len(drawn) > 1
     # About one image in ten, not most of them: the rule trims a tail, not the generator.
     assert 0.03 < again / 300 < 0.2, again
+
+
+def _jpegs(split: str, count: int, seed: int = 0) -> list[bytes]:
+    return [synthetic.render_image(seed, split, index).jpeg for index in range(count)]
+
+
+def test_the_validation_split_is_its_own_and_deterministic():
+    validation = _jpegs("validation", 40)
+    assert validation == _jpegs("validation", 40)  # the same images every time
+    assert validation != _jpegs("validation", 40, seed=1)
+    for other in ("train", "test"):
+        # Image i of validation is none of train's or test's images, at i or elsewhere.
+        others = _jpegs(other, 40)
+        assert all(mine != theirs for mine, theirs in zip(validation, others, strict=True))
+        assert not set(validation) & set(others)
+    made = make_synthetic(40, split="validation")
+    assert [row["bytes"] for row in made.cast_column("image", _raw())["image"]] == validation
+    # The splits that were there before keep their keys, so their images did not change.
+    assert {"train": 0, "test": 1, "extra": 2}.items() <= synthetic.SPLIT_IDS.items()
+    assert len(set(synthetic.SPLIT_IDS.values())) == len(synthetic.SPLIT_IDS)
+
+
+def test_the_validation_split_is_cached_and_has_its_own_size(datasets_cache, monkeypatch):
+    from yolo_smol.data.sources import load_dataset_source
+
+    first = load_dataset_source("synthetic", split="validation", num_images=12)
+    assert first["digits"] == make_synthetic(12, split="validation")["digits"]
+    assert any(datasets_cache.glob("yolo_smol_synthetic/v*-validation-12-seed0"))
+    asked = []
+
+    def recording(num_images, seed, split, num_proc=None):
+        asked.append((split, num_images))
+        return make_synthetic(2, seed, split)
+
+    monkeypatch.setattr(synthetic, "make_synthetic", recording)
+    assert load_synthetic("validation", num_images=5)["digits"] == first["digits"][:5]
+    load_synthetic("validation", cache=False)
+    assert asked == [("validation", synthetic.SPLIT_SIZES["validation"])]
+    assert 2_000 <= synthetic.SPLIT_SIZES["validation"] < synthetic.SPLIT_SIZES["test"]
+
+
+def test_an_unknown_split_is_named_in_one_line():
+    from yolo_smol.data.sources import load_dataset_source, load_svhn
+    from yolo_smol.errors import YoloSmolError
+
+    for load in (lambda: load_synthetic("valid"),
+                 lambda: load_dataset_source("synthetic", split="valid")):
+        with pytest.raises(YoloSmolError) as error:
+            load()
+        assert str(error.value) == ("the synthetic set has no split 'valid'; use one of: "
+                                    "train, test, extra, validation")
+    # Real SVHN has no validation split, and says where to find one.
+    with pytest.raises(YoloSmolError, match="no split 'validation'.*--dataset synthetic"):
+        load_svhn("validation")
+
+
+def test_the_data_chapter_imports_resolve():
+    # Every `from yolo_smol.data.X import ...` in chapter 1 names something X has: the
+    # generator's parts moved into modules of their own and must stay where the book looks.
+    import ast
+    import importlib
+    import json
+    from pathlib import Path
+
+    chapter = Path(__file__).parents[1] / "book" / "01_data.ipynb"
+    cells = json.loads(chapter.read_text())["cells"]
+    imported = [(node.module, alias.name)
+                for cell in cells if cell["cell_type"] == "code"
+                for node in ast.walk(ast.parse("".join(
+                    line for line in cell["source"] if not line.startswith(("%", "!")))))
+                if isinstance(node, ast.ImportFrom) and node.module
+                and node.module.startswith("yolo_smol.data")
+                for alias in node.names]
+    assert sum(module == "yolo_smol.data.synthetic" for module, _ in imported) >= 3
+    for module, name in imported:
+        assert hasattr(importlib.import_module(module), name), (module, name)
