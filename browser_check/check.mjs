@@ -1,7 +1,9 @@
 // Opens every page of the built book in headless Chromium, as a reader's browser shows it,
 // and fails on: a missing page, a broken internal link (file or #anchor), an image that does
-// not load, a cell error on the page, maths left as raw TeX, or content wider than the page's text column. Saves a
-// full-page screenshot of each page for a person to look at.
+// not load, a cell error on the page, maths left as raw TeX, content wider than the page's
+// text column, a page taller than MAX_PAGE_PX, or a table whose rows wrap (a cell's text on
+// more than MAX_CELL_LINES lines). Saves a full-page screenshot of each page for a person to
+// look at.
 //
 // Run: make browser-check   (or: node browser_check/check.mjs _build/html _build/screenshots)
 import fs from "node:fs";
@@ -15,6 +17,11 @@ const [root = "_build/html", shots = "_build/screenshots"] = process.argv.slice(
 const VIEWPORT = { width: 1280, height: 900 };  // a laptop screen; the book's wide layout
 const SHOT_PX = 8000;  // screenshot height per part
 const SLACK_PX = 2;  // sub-pixel rounding between the layout and the rectangles it reports
+// A page is read top to bottom: past this height (about 22 screens of 900 px) a chapter is
+// a reference to search, not a page to read, and it must be split or cut.
+const MAX_PAGE_PX = 20000;
+// A table is read across: a cell that wraps onto a third line breaks the rows apart.
+const MAX_CELL_LINES = 2;
 
 function pagesUnder(folder) {
   return fs.readdirSync(folder, { withFileTypes: true, recursive: true })
@@ -53,8 +60,43 @@ function brokenLinks(hrefs) {
   return broken;
 }
 
-// Runs in the page: images, cell errors, and what sticks out of the text column.
-function inspect(slack) {
+// Runs in the page: images, cell errors, what sticks out of the text column, wrapped tables.
+function inspect(slack, maxCellLines) {
+  // How many lines the longest paragraph of a table cell takes. Each text node's client
+  // rectangles are its line fragments, grouped by the block they flow in (the cell, or a
+  // list item or paragraph inside it: separate blocks are separate lines by design, not
+  // wrapping). Within a block, a fragment whose middle lies within the line above shares
+  // that line (a <code> beside plain text sits a few pixels higher, on the same line).
+  function cellLines(cell) {
+    const blocks = new Map();  // block element -> its text's line fragments
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.textContent.trim()) continue;
+      let block = node.parentElement;
+      while (block !== cell && getComputedStyle(block).display.startsWith("inline")) {
+        block = block.parentElement;
+      }
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const fragments = blocks.get(block) ?? [];
+      fragments.push(...[...range.getClientRects()].filter((rect) => rect.width && rect.height));
+      blocks.set(block, fragments);
+    }
+    let most = 0;
+    for (const fragments of blocks.values()) {
+      fragments.sort((a, b) => a.top - b.top);
+      let lines = 0;
+      let bottom = -Infinity;
+      for (const rect of fragments) {
+        if ((rect.top + rect.bottom) / 2 > bottom) {
+          lines += 1;
+          bottom = rect.bottom;
+        }
+      }
+      most = Math.max(most, lines);
+    }
+    return most;
+  }
   const describe = (element) => {
     const text = (element.innerText || element.getAttribute("src") || "").trim();
     return `<${element.tagName.toLowerCase()}${element.className && typeof element.className === "string"
@@ -89,6 +131,21 @@ function inspect(slack) {
       wide.push(`${describe(element)}: ${Math.round(right - edge)} px past the column`);
     }
   }
+  // A table whose text cannot fit the column wraps its cells: report each table's tallest cell
+  // (not code shown with line numbers, a table whose lines are the code's own).
+  const wrapped = [];
+  for (const table of column.querySelectorAll("table:not(.highlighttable)")) {
+    let worst = null;
+    for (const cell of table.querySelectorAll("th, td")) {
+      const lines = cellLines(cell);
+      if (lines > maxCellLines && (!worst || lines > worst.lines)) worst = { cell, lines };
+    }
+    if (worst) {
+      wrapped.push(`${describe(worst.cell)} takes ${worst.lines} lines (table `
+                   + `${Math.round(table.getBoundingClientRect().width)} px wide, column `
+                   + `${Math.round(column.getBoundingClientRect().width)} px)`);
+    }
+  }
   if (document.documentElement.scrollWidth > window.innerWidth + slack) {
     wide.push(`the page scrolls sideways (${document.documentElement.scrollWidth} px)`);
   }
@@ -102,6 +159,7 @@ function inspect(slack) {
     rawMaths: [...column.querySelectorAll(".math")]
       .filter((element) => !element.querySelector("mjx-container")).map(describe),
     wide: [...new Set(wide)],
+    wrapped,
     height: document.documentElement.scrollHeight,
   };
 }
@@ -135,7 +193,7 @@ async function checkPage(browser, file) {
     await Promise.all([...document.images].map((image) => image.decode().catch(() => {})));
   });
   await page.evaluate(() => window.MathJax?.startup?.promise);  // typeset before looking
-  const found = await page.evaluate(inspect, SLACK_PX);
+  const found = await page.evaluate(inspect, SLACK_PX, MAX_CELL_LINES);
   // Chromium cannot capture more than 16,384 px in one image (taller pages wrap around), so
   // each page is saved in parts (name.png, name.2.png, ...): a window SHOT_PX tall, as wide
   // as the one checked above, scrolled down part by part.
@@ -153,6 +211,10 @@ async function checkPage(browser, file) {
     ...found.errors.map((error) => `cell error ${error}`),
     ...found.rawMaths.map((maths) => `maths not rendered ${maths}`),
     ...found.wide.map((what) => `wider than the page: ${what}`),
+    ...found.wrapped.map((what) => `table rows wrap: ${what}`),
+    ...(found.height > MAX_PAGE_PX
+      ? [`page too tall: ${found.height} px at ${VIEWPORT.width} px wide, more than `
+         + `${MAX_PAGE_PX} (split it or cut it)`] : []),
   ];
   console.log(`${problems.length ? "FAIL" : "ok  "} ${name}: ${found.images} images, `
               + `${found.hrefs.length} links, ${found.height} px tall`);
