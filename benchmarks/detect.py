@@ -30,10 +30,12 @@ from pathlib import Path
 import datasets
 import torch
 
-from yolo_smol import Detector
+from yolo_smol import Detector, ReadingOptions
 from yolo_smol.data.sources import load_dataset_source
-from yolo_smol.detection.scales import SCALES
-from yolo_smol.predict import SHIPPED_WEIGHTS, to_model_input
+from yolo_smol.reading.detector import SHIPPED_WEIGHTS
+from yolo_smol.reading.looks import to_model_input
+
+SCALES = ReadingOptions().scales
 
 COMMAND = Path(sys.executable).parent / "yolo-smol"
 
@@ -98,7 +100,7 @@ def measure(detector: Detector, photos: list, repeats: int) -> None:
           f"90th percentile {1000 * single[int(0.9 * len(single))]:.2f} ms ({repeats} calls)")
     detector(photos)  # warm-up
     inputs = to_model_input(photos, detector.model.config.image_size)
-    chunks = inputs.split(detector.batch_size)
+    chunks = inputs.split(detector.options.batch_size)
     batched, whole, in_batches = [], [], []
     for _ in range(5):  # alternated, so that all three see the same machine; medians
         start = time.perf_counter()
@@ -116,10 +118,10 @@ def measure(detector: Detector, photos: list, repeats: int) -> None:
     # batches; the detector's own model (BatchNorms folded) in both.
     batched, forward = statistics.median(batched), min(map(statistics.median,
                                                            (whole, in_batches)))
-    print(f"  {len(photos)} photos in batches of {detector.batch_size}: "
+    print(f"  {len(photos)} photos in batches of {detector.options.batch_size}: "
           f"{len(photos) / batched:,.0f} images/s end to end; bare forward "
           f"{len(photos) / forward:,.0f} images/s (the faster of one batch of {len(photos)} "
-          f"and batches of {detector.batch_size}); ratio {forward / batched:.2f}")
+          f"and batches of {detector.options.batch_size}); ratio {forward / batched:.2f}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ measuring only and never enter the repository). Prints
 - whole-number accuracy by digits per photo and by photo height;
 
 and appends one row to ``--csv`` (default ``benchmarks/results/real.csv``) so that an
-ablation accumulates, one run per row, labelled by ``--label``.
+ablation accumulates, one run per row, labelled by ``--label`` (its name is the label up to
+the first colon) and placed by ``--recipe --idea --kept --step --baseline --seed_group``,
+from which the book's appendix on real photos draws its tables.
 
 Run: .venv/bin/python benchmarks/real.py --weights weights/smol64.pt [--dataset PATH]
 """
@@ -30,8 +32,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime
+import io
 import itertools
+import json
 import sys
 from pathlib import Path
 
@@ -43,8 +48,10 @@ from torchvision.ops import box_iou
 from yolo_smol import load_model
 from yolo_smol.data.sources import load_dataset_source
 from yolo_smol.detection.metrics import GroundTruth
-from yolo_smol.predict import Detector
-from yolo_smol.scoring import bootstrap_ap50, bootstrap_share, score_detector, true_digits
+from yolo_smol.outputs import write_text
+from yolo_smol.reading.detector import Detector
+from yolo_smol.reading.options import ReadingOptions
+from yolo_smol.reading.scoring import bootstrap_ap50, bootstrap_share, score_detector, true_digits
 from yolo_smol.training.evaluate import evaluate_to_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,16 +60,20 @@ HEIGHT_BINS = (0, 30, 40, 50, 70, 100, 150)  # px; the dev set is stratified on 
 COLUMNS = ("date", "label", "weights", "dataset", "photos", "map50", "map",
            "whole_number_accuracy", "missed_fraction", "false_per_photo", "misread_fraction",
            "seconds", "read_exactly", "second_look", "search", "map50_detector",
-           "map_detector", "sure_fraction", "max_end_gap", "scales")
+           "map_detector", "sure_fraction", "max_end_gap", "scales",
+           # Every option the Detector read with: json.dumps(dataclasses.asdict(options)).
+           "reading_options",
+           # Where the run stands in the ablation, for the appendix's tables (see --help).
+           "recipe", "idea", "kept", "step", "baseline", "seed_group")
 
 
 def breakdown(readings, truths: list[GroundTruth], iou_threshold: float = 0.5) -> dict:
     """Missed, false and misread digits, and exact readings by digits and by photo height.
 
     Args:
-        readings: one :class:`~yolo_smol.predict.Reading` per photo.
+        readings: one :class:`~yolo_smol.reading.rules.Reading` per photo.
         truths: per photo, the true boxes (xyxy, the photo's pixels) and digits in reading
-            order (left to right), as :func:`yolo_smol.scoring.true_digits` gives them.
+            order (left to right), as :func:`yolo_smol.reading.scoring.true_digits` gives them.
     """
     missed = misread = false = total = 0
     exact = []
@@ -106,13 +117,29 @@ def _by_group(exact: np.ndarray, groups: np.ndarray, names: list[str]) -> str:
 
 def append_row(csv_path: Path, row: dict) -> None:
     """One row more in the ablation CSV; a file written before a column was added is
-    rewritten with it (empty in the old rows)."""
+    rewritten with it (empty in the old rows). Written aside and renamed into place, so a
+    failed write leaves the earlier rows as they were."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    rows = list(csv.DictReader(csv_path.open())) if csv_path.is_file() else []
-    with csv_path.open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows([*rows, row])
+    rows = list(csv.DictReader(csv_path.open(newline=""))) if csv_path.is_file() else []
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows([*rows, row])
+    write_text(csv_path, text.getvalue())
+
+
+def reading_options(args: argparse.Namespace) -> ReadingOptions:
+    """The options the Detector reads with: the flags given, else ReadingOptions' defaults
+    (checked there, one line for a bad value)."""
+    changes = {"second_look": bool(args.second_look), "search": bool(args.search),
+               "other_class_factor": args.other_class_factor}
+    if args.sure_fraction is not None:
+        changes["sure_fraction"] = args.sure_fraction
+    if args.max_end_gap is not None:  # a negative value keeps every end digit
+        changes["max_end_gap"] = args.max_end_gap if args.max_end_gap >= 0 else None
+    if args.scales is not None:
+        changes["scales"] = tuple(float(scale) for scale in args.scales.split(","))
+    return ReadingOptions(**changes)
 
 
 def main() -> int:
@@ -121,7 +148,22 @@ def main() -> int:
     parser.add_argument("--dataset", default=None,
                         help=f"a JSON-lines file of real photos (default: {DEV_SET})")
     parser.add_argument("--confidence_threshold", type=float, default=0.25)
-    parser.add_argument("--label", default="", help="what this run is, for the CSV row")
+    parser.add_argument("--label", default="", help="what this run is, for the CSV row: its "
+                        "name, a colon, what it changed")
+    place = parser.add_argument_group(
+        "the run's place in the ablation (CSV columns; the appendix on real photos reads them)")
+    place.add_argument("--recipe", choices=("short", "full", "earlier"), default="full",
+                       help="short: 12,000 generated images x 10 epochs; full: make weights")
+    place.add_argument("--idea", default="", help="the change the run tries, named as in the "
+                       "rows that try it too")
+    place.add_argument("--kept", choices=("yes", "no", ""), default="",
+                       help="whether the idea was kept (empty: a baseline or a draw)")
+    place.add_argument("--step", default="", help="the number of the main step this run "
+                       "measures, if it is one")
+    place.add_argument("--baseline", default="", help="the names of the runs it is compared "
+                       "with (same recipe, seed and reading), separated by '; '")
+    place.add_argument("--seed_group", default="", help="the group of draws of one recipe "
+                       "(other seeds) this run belongs to, for the seed spread")
     parser.add_argument("--csv", default=str(REPO / "benchmarks" / "results" / "real.csv"))
     parser.add_argument("--save_dir", default=str(REPO / "runs" / "real"),
                         help="where metrics.json and the plots go")
@@ -169,16 +211,8 @@ def main() -> int:
                              description={"weights": args.weights, "dataset": str(dataset_path)})
     result = report.result
     photos = [row["image"].convert("RGB") for row in dataset]
-    rules = {}  # the reading rules given, else the Detector's defaults
-    if args.sure_fraction is not None:
-        rules["sure_fraction"] = args.sure_fraction
-    if args.max_end_gap is not None:
-        rules["max_end_gap"] = args.max_end_gap if args.max_end_gap >= 0 else None
-    if args.scales is not None:
-        rules["scales"] = tuple(float(scale) for scale in args.scales.split(","))
-    detector = Detector(model, device="cpu", second_look=bool(args.second_look),
-                        search=bool(args.search), other_class_factor=args.other_class_factor,
-                        **rules)
+    options = reading_options(args)
+    detector = Detector(model, device="cpu", options=options)
     truths = true_digits(dataset)
     score = score_detector(detector, photos, truths, args.confidence_threshold)
     errors = breakdown(score.readings, truths)
@@ -197,9 +231,9 @@ def main() -> int:
     sizes = ", ".join(f"{width}x{height}" for width, height in detector.input_sizes)
     looks_taken = (f"the whole photo at {sizes}, search {'on' if args.search else 'off'}, "
                    f"second look {'on' if args.second_look else 'off'}")
-    steps = (f"{looks_taken}, digits at least {detector.sure_fraction:g} as sure as the best, "
-             + ("end digits kept however far apart" if detector.max_end_gap is None else
-                f"end digits more than {detector.max_end_gap:g} heights apart dropped"))
+    steps = (f"{looks_taken}, digits at least {options.sure_fraction:g} as sure as the best, "
+             + ("end digits kept however far apart" if options.max_end_gap is None else
+                f"end digits more than {options.max_end_gap:g} heights apart dropped"))
     print(f"mAP@0.5, all looks    {looks.ap50:.3f} (mAP@0.5:0.95 {looks.map:.3f}; the scored "
           f"digits of every look the Detector takes, {looks_taken}; a digit another class covers "
           f"more confidently scored x{args.other_class_factor:g})")
@@ -234,9 +268,12 @@ def main() -> int:
         "misread_fraction": f"{errors['misread_fraction']:.4f}", "seconds": f"{seconds:.1f}",
         "read_exactly": f"{score.read_exactly:.4f}", "second_look": args.second_look,
         "search": args.search, "map50_detector": f"{looks.ap50:.4f}",
-        "map_detector": f"{looks.map:.4f}", "sure_fraction": f"{detector.sure_fraction:g}",
-        "max_end_gap": "none" if detector.max_end_gap is None else f"{detector.max_end_gap:g}",
-        "scales": " ".join(f"{scale:g}" for scale in detector.scales)})
+        "map_detector": f"{looks.map:.4f}", "sure_fraction": f"{options.sure_fraction:g}",
+        "max_end_gap": "none" if options.max_end_gap is None else f"{options.max_end_gap:g}",
+        "scales": " ".join(f"{scale:g}" for scale in options.scales),
+        "reading_options": json.dumps(dataclasses.asdict(options)),
+        "recipe": args.recipe, "idea": args.idea, "kept": args.kept, "step": args.step,
+        "baseline": args.baseline, "seed_group": args.seed_group})
     print(f"appended a row to {csv_path}")
     return 0
 

@@ -27,7 +27,7 @@ from PIL import Image
 
 from yolo_smol.data.synthetic import make_synthetic
 from yolo_smol.photos import load_image
-from yolo_smol.predict import Detector
+from yolo_smol.reading.detector import Detector
 
 FOLDER = Path(__file__).resolve().parent
 

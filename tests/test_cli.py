@@ -113,15 +113,60 @@ def test_anchors_errors_exit_2(tmp_path, capsys):
 
 def test_eval_on_an_untrained_model_writes_metrics_and_plots(datasets_cache, tmp_path, capsys):
     save_dir = tmp_path / "eval"
-    assert main(["eval", "--dataset", "synthetic", "--num_images", "64", "--save_dir",
-                 str(save_dir), "--device", "cpu"]) == 0
+    assert main(["eval", "--untrained", "--dataset", "synthetic", "--num_images", "64",
+                 "--save_dir", str(save_dir), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "untrained smol model" in out and "mAP@0.5:0.95" in out
     report = json.loads((save_dir / "metrics.json").read_text())
     assert report["images"] == 64 and report["split"] == "test"
+    assert report["weights"] == "untrained smol"
     assert 0.0 <= report["mAP@0.5"] < 0.05  # near zero, as an untrained model should be
     for name in ("pr_curves.png", "confusion_matrix.png"):
         assert (save_dir / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_without_weights_scores_the_shipped_detector(datasets_cache, tmp_path, capsys):
+    # As detect and export do: a user who types `yolo-smol eval` means the detector they got.
+    from yolo_smol import load_model
+    from yolo_smol.reading.detector import shipped_weights
+
+    assert main(["eval", "--num_images", "32", "--device", "cpu", "--save_dir",
+                 str(tmp_path / "e")]) == 0
+    report = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert report["weights"] == str(shipped_weights())
+    assert report["model_config"] == load_model(shipped_weights()).config.to_dict()
+    assert report["mAP@0.5"] > 0.5  # trained, not a fresh model's near zero
+    assert "untrained" not in capsys.readouterr().out
+
+
+def test_eval_untrained_and_model_config_settings_that_cannot_work_exit_2(tmp_path, capsys):
+    from yolo_smol import YoloSmol, save_model
+
+    save_model(YoloSmol("smol"), tmp_path / "w.pt")
+    for arguments, message in (
+            (["--untrained", "--weights", str(tmp_path / "w.pt")],
+             "--untrained scores a fresh model, not --weights"),
+            (["--weights", str(tmp_path / "w.pt"), "--model_config", "smol64"],
+             "--model_config smol64 is not the config"),
+            (["--model_config", "smol"], "is not the config")):  # the shipped one is 128x64
+        assert main(["eval", *arguments, "--save_dir", str(tmp_path / "e")]) == 2, arguments
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "e" / "metrics.json").exists()
+
+
+def test_each_command_states_its_own_split_default(capsys):
+    from yolo_smol.cli import build_parser
+
+    parser = build_parser()
+    for command, split in (("data", "train"), ("anchors", "train"), ("eval", "test")):
+        assert parser.parse_args([command]).split == split
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, "--help"])
+        words = " ".join(capsys.readouterr().out.split())
+        split_help = words.split("--split {train,validation,test,extra}")[-1].split("--seed")[0]
+        assert f"(default: {split})" in split_help, command
+        assert "train (default)" not in words
+    assert parser.parse_args(["eval", "--split", "validation"]).split == "validation"
 
 
 def test_eval_with_weights(datasets_cache, tmp_path, capsys):
@@ -245,9 +290,9 @@ def test_only_the_flags_typed_reach_the_settings():
 
 def test_an_unknown_split_is_refused_before_any_work(capsys):
     with pytest.raises(SystemExit) as stop:
-        main(["data", "--split", "validation"])
+        main(["data", "--split", "valid"])
     assert stop.value.code == 2
-    assert "invalid choice: 'validation'" in capsys.readouterr().err
+    assert "invalid choice: 'valid'" in capsys.readouterr().err
 
 
 def test_a_reader_that_stops_early_is_no_traceback(tmp_path):
@@ -271,8 +316,8 @@ def test_eval_as_detect_scores_the_photos_as_detect_reads(datasets_cache, tmp_pa
     # records are the Detector's own on the same photos, beside the network's one look.
     from yolo_smol import Detector
     from yolo_smol.data.sources import load_dataset_source
-    from yolo_smol.predict import SHIPPED_WEIGHTS
-    from yolo_smol.scoring import score_detector, true_digits
+    from yolo_smol.reading.detector import SHIPPED_WEIGHTS
+    from yolo_smol.reading.scoring import score_detector, true_digits
 
     save_dir = tmp_path / "eval"
     assert main(["eval", "--weights", str(SHIPPED_WEIGHTS), "--num_images", "24",
@@ -288,3 +333,40 @@ def test_eval_as_detect_scores_the_photos_as_detect_reads(datasets_cache, tmp_pa
     assert f"read exactly {expected.read_exactly:.3f}" in out and "(24 photos" in out
     assert report["mAP@0.5"] != report["as_detect"]["mAP@0.5"]  # one look is not every look
     assert 0 < expected.read_exactly < 1
+
+
+@pytest.mark.slow
+def test_eval_and_train_not_on_a_terminal_print_lines_not_progress_bars(datasets_cache, tmp_path,
+                                                                         capsys):
+    import datasets
+
+    from tests.fixtures_data import jsonl_folder
+
+    # capsys's streams are not terminals, as a file or a pipe is not.
+    assert main(["eval", "--num_images", "16", "--device", "cpu", "--save_dir",
+                 str(tmp_path / "e")]) == 0
+    out, err = capsys.readouterr()
+    assert "\r" not in out + err and "%|" not in err
+    assert "loaded 16 images of synthetic (test split) in " in out
+    folder = jsonl_folder(tmp_path / "photos", {"train": 16, "test": 8})
+    assert main(["train", "--dataset", str(folder), "--num_epochs", "1", "--batch_size", "8",
+                 "--device", "cpu", "--workers", "1", "--save_dir", str(tmp_path / "run")]) == 0
+    out, err = capsys.readouterr()
+    assert "\r" not in out + err and "%|" not in err
+    assert "resized 24 images to 32x32 in " in out  # 15 train, 1 validation, 8 test
+    assert not datasets.are_progress_bars_disabled()  # as they were, after the command
+
+
+def test_a_command_piped_to_a_file_has_no_carriage_returns(tmp_path):
+    import os
+
+    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
+    env.pop("HF_DATASETS_DISABLE_PROGRESS_BARS", None)
+    log = tmp_path / "eval.log"
+    with log.open("w") as handle:  # `yolo-smol eval ... > eval.log 2>&1`
+        run = subprocess.run([sys.executable, "-m", "yolo_smol", "eval", "--num_images", "16",
+                              "--device", "cpu", "--save_dir", str(tmp_path / "e")],
+                             stdout=handle, stderr=subprocess.STDOUT, env=env)
+    text = log.read_text()
+    assert run.returncode == 0, text
+    assert "\r" not in text and "loaded 16 images of synthetic (test split) in " in text

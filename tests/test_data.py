@@ -117,3 +117,23 @@ def test_a_wide_input_keeps_box_fractions_and_stores_height_by_width():
     wide = prepare(make_dataset([(two_colour_png(100, 50), [], [])]), image_size=(64, 32))
     image = wide.images[0].int()
     assert (image[0, :, :28] > 240).all() and (image[2, :, 36:] > 240).all()
+
+
+def test_a_box_wholly_outside_its_image_is_dropped_not_counted_as_clipped():
+    dataset = make_dataset([(png_bytes(100, 50), [[120, 10, 20, 30], [10, 10, 20, 30]], [1, 2])])
+    data = prepare(dataset, image_size=32)
+    assert (data.num_clipped, data.num_dropped) == (0, 1) and data.labels.tolist() == [2]
+
+
+def test_a_prepared_set_left_without_boxes_is_refused_and_drops_are_said():
+    from yolo_smol.data.prepare import boxes_note, require_boxes
+
+    outside = prepare(make_dataset([(png_bytes(40, 30), [[50, 0, 5, 9], [0, 40, 5, 9]], [1, 2])]),
+                      image_size=32)
+    assert boxes_note(outside, "mine (test split)") == (
+        "mine (test split): 0 boxes clipped to their image, 2 dropped (outside their image, "
+        "or under 1 px once resized)")
+    with pytest.raises(DataError, match=r"^mine \(test split\): all 2 of its boxes were dropped"):
+        require_boxes(outside, "mine (test split)")
+    kept = prepare(make_dataset([(png_bytes(40, 30), [[1, 1, 9, 9]], [5])]), image_size=32)
+    assert require_boxes(kept, "mine") is kept and boxes_note(kept, "mine") is None

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from yolo_smol.cli import main
-from yolo_smol.predict import SHIPPED_WEIGHTS
+from yolo_smol.reading.detector import SHIPPED_WEIGHTS
 
 onnxruntime = pytest.importorskip(
     "onnxruntime", reason='the export extra is not installed: pip install "yolo-smol[export]"')

@@ -57,7 +57,7 @@ def test_the_wheel_holds_the_weights_configs_and_model_cards(wheel):
         assert f"yolo_smol/weights/{name}.json" in names  # the model card
     for name in ("smol", "smol64", "smol128x64"):
         assert f"yolo_smol/configs/{name}.json" in names
-    assert "yolo_smol/predict.py" in names and "yolo_smol/photos.py" in names
+    assert "yolo_smol/reading/detector.py" in names and "yolo_smol/photos.py" in names
     assert not any(name.startswith(("tests/", "book/", "examples/")) for name in names)
 
 

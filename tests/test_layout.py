@@ -15,30 +15,39 @@ from yolo_smol.errors import YoloSmolError
 PACKAGE = Path(yolo_smol.__file__).parent
 # Folder (or top-level module) -> the parts of the package it may import. The ground
 # (config, boxes, errors, device, outputs) is below everything; nothing imports the CLI.
+# Every file the package writes goes through outputs (written aside, renamed into place).
 ALLOWED = {
     "errors": set(),
     "grouped": set(),
-    "config": {"errors"},
+    "config": {"errors", "outputs"},
     "boxes": set(),
     "device": set(),
     "outputs": {"errors"},
     "photos": {"errors"},
-    "export": {"errors", "model"},
+    "arguments": set(),  # what the command line's flags accept
+    "interrupts": set(),  # Ctrl-C between two photos
+    "export": {"errors", "model", "outputs"},
     "data": {"errors", "config", "boxes", "grouped", "photos", "data"},
     "anchors": {"errors", "config", "boxes", "outputs", "data", "anchors"},
-    "model": {"errors", "config", "boxes", "model"},
+    "model": {"errors", "config", "boxes", "outputs", "model"},
     "detection": {"errors", "config", "boxes", "grouped", "detection"},
+    # Chapter 8's reader: above detection and the model, below training and the CLI.
+    "reading": {"errors", "config", "boxes", "grouped", "device", "outputs", "photos", "data",
+                "model", "detection", "reading"},
     "training": {"errors", "config", "boxes", "grouped", "device", "outputs", "data", "model",
-                 "detection", "training", "visualize", "predict", "scoring"},
-    "predict": {"errors", "config", "boxes", "device", "outputs", "photos", "data", "model",
-                "detection"},
-    "scoring": {"detection", "predict"},
-    "visualize": {"boxes", "detection", "data"},
-    "cli": {"errors", "config", "device", "outputs", "data", "anchors", "model", "detection",
-            "training", "predict", "visualize", "export"},
+                 "detection", "training", "visualize", "reading", "predict", "scoring"},
+    # Kept for the chapters until their imports move to yolo_smol.reading; remove then.
+    "predict": {"photos", "reading"},
+    "scoring": {"reading"},
+    "visualize": {"boxes", "detection", "data", "outputs"},
+    "cli": {"errors", "arguments", "interrupts", "config", "device", "outputs", "data", "anchors", "model",
+            "detection", "training", "reading", "predict", "photos", "visualize", "export"},
     "__main__": {"cli"},
-    "__init__": {"errors", "config", "model", "predict"},
+    "__init__": {"errors", "config", "model", "reading"},
 }
+# Modules below the reader that hand on its names under their old home, looked up on first
+# use. Kept for the chapters until their imports move to yolo_smol.reading; remove then.
+SHIMS = {"detection/postprocess.py": {"reading"}, "detection/scales.py": {"reading"}}
 
 
 def _part(path: Path) -> str:
@@ -65,14 +74,15 @@ def test_every_module_sits_at_most_one_folder_deep():
     assert all(len(path.relative_to(PACKAGE).parts) <= 2 for path in modules)
     assert {path.name for path in PACKAGE.iterdir() if path.is_dir()
             and (path / "__init__.py").is_file()} == {
-        "data", "anchors", "model", "detection", "training"}
+        "data", "anchors", "model", "detection", "training", "reading"}
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(
     p.relative_to(PACKAGE)))
 def test_imports_follow_the_layers(path):
     part = _part(path)
-    extra = _imported_parts(path) - ALLOWED[part] - {part}
+    shim = SHIMS.get(path.relative_to(PACKAGE).as_posix(), set())
+    extra = _imported_parts(path) - ALLOWED[part] - {part} - shim
     assert not extra, f"{path.relative_to(PACKAGE)} ({part}) imports {sorted(extra)}"
 
 
@@ -81,6 +91,36 @@ def test_the_layer_table_is_not_vacuous():
     # detection folder may not.
     loop = PACKAGE / "training" / "loop.py"
     assert "model" in _imported_parts(loop) and "model" not in ALLOWED["detection"]
+
+
+def test_the_reader_sits_above_detection_and_the_model_and_nothing_below_imports_it():
+    reader = PACKAGE / "reading"
+    imported = set().union(*(_imported_parts(path) for path in reader.glob("*.py")))
+    assert {"detection", "model"} <= imported  # above them, in fact as in the table
+    below = {part for part in ALLOWED["reading"] if part != "reading"}
+    assert not [part for part in below if "reading" in ALLOWED[part]]
+    importers = sorted(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+                       if _part(path) in below and "reading" in _imported_parts(path))
+    assert importers == sorted(SHIMS)  # the chapters' old homes alone, until they go
+    # The check can fail: the detector imports the model, which detection may not.
+    assert "model" in _imported_parts(reader / "detector.py") and "model" in below
+
+
+def test_the_chapters_old_import_paths_hand_on_the_readers_names():
+    # Kept for the chapters until their imports move to yolo_smol.reading; remove then.
+    from yolo_smol.detection import postprocess, scales
+    from yolo_smol.predict import MAX_END_GAP, SURE_FRACTION, Detector, draw_reading
+    from yolo_smol.reading import detector, looks, options, report, rules
+    from yolo_smol.scoring import score_detector
+
+    assert Detector is detector.Detector and draw_reading is report.draw_reading
+    assert (SURE_FRACTION, MAX_END_GAP) == (0.4, 0.4) == (
+        options.ReadingOptions().sure_fraction, options.ReadingOptions().max_end_gap)
+    assert postprocess.fuse_sizes is rules.fuse_sizes and scales.anchors_at is looks.anchors_at
+    assert scales.SCALES == options.ReadingOptions().scales == (0.875, 1.0, 1.125)
+    assert score_detector.__module__ == "yolo_smol.reading.scoring"
+    with pytest.raises(AttributeError):
+        postprocess.nothing  # noqa: B018
 
 
 def test_every_user_error_shares_one_base():
@@ -98,7 +138,10 @@ def test_top_level_names_still_import():
     from yolo_smol import (  # noqa: F401
         CheckpointError,
         ConfigError,
+        Detector,
         ModelConfig,
+        Reading,
+        ReadingOptions,
         YoloSmol,
         builtin_config_names,
         load_config,

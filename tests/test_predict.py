@@ -10,17 +10,14 @@ from yolo_smol import load_model
 from yolo_smol.cli import main
 from yolo_smol.data.prepare import prepare
 from yolo_smol.data.synthetic import make_synthetic
-from yolo_smol.predict import (
-    MAX_END_GAP,
-    SHIPPED_WEIGHTS,
-    SURE_FRACTION,
-    ImageError,
-    draw_reading,
-    find_images,
-    load_image,
-    read_numbers,
-    to_model_input,
-)
+from yolo_smol.photos import ImageError, find_images, load_image
+from yolo_smol.reading.detector import SHIPPED_WEIGHTS, read_numbers
+from yolo_smol.reading.looks import to_model_input
+from yolo_smol.reading.options import ReadingError, ReadingOptions
+from yolo_smol.reading.report import draw_reading
+
+SURE_FRACTION = ReadingOptions.sure_fraction
+MAX_END_GAP = ReadingOptions.max_end_gap
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +137,7 @@ def test_cli_detect_reads_a_folder_and_keeps_going_past_a_bad_photo(tmp_path, te
     assert report["second_look"] is True and report["search"] is True  # the defaults
     assert report["sure_fraction"] == SURE_FRACTION and report["max_end_gap"] == MAX_END_GAP
     assert report["scales"] == [0.875, 1.0, 1.125]
-    assert main(["detect", "--image_path", str(folder / "photo0.png"),
+    assert main(["detect", "--image_path", str(folder / "photo0.png"), "--exist_ok",
                  "--save_dir", str(out_dir), "--search", "False", "--second_look", "no",
                  "--sure_fraction", "0", "--max_end_gap", "none", "--scales", "1"]) == 0
     report = json.loads((out_dir / "readings.json").read_text())
@@ -154,8 +151,8 @@ def test_cli_detect_reads_a_folder_and_keeps_going_past_a_bad_photo(tmp_path, te
     with pytest.raises(SystemExit):
         main(["detect", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert f"0 reads every one (default: the detector's, {SURE_FRACTION})" in help_text
-    assert f"none keeps them (default: the detector's, {MAX_END_GAP})" in help_text
+    assert f"0 reads every one (default: {SURE_FRACTION})" in help_text
+    assert f"none keeps them (default: {MAX_END_GAP})" in help_text
 
 
 def test_cli_detect_rejects_weights_of_another_config(tmp_path, test_photos, capsys):
@@ -226,7 +223,7 @@ def test_the_shipped_detectors_are_package_data():
     from importlib import resources
 
     from yolo_smol import Detector
-    from yolo_smol.predict import shipped_weights
+    from yolo_smol.reading.detector import shipped_weights
 
     packaged = resources.files("yolo_smol") / "weights"
     assert shipped_weights() == SHIPPED_WEIGHTS
@@ -234,7 +231,7 @@ def test_the_shipped_detectors_are_package_data():
     for name in ("smol128x64", "smol"):
         assert (packaged / f"{name}.pt").is_file() and (packaged / f"{name}.json").is_file()
     assert Detector.from_pretrained("smol", device="cpu").model.config.image_size == 32
-    with pytest.raises(ImageError, match="'big' is not a shipped detector"):
+    with pytest.raises(ReadingError, match="'big' is not a shipped detector"):
         shipped_weights("big")
 
 
@@ -269,7 +266,7 @@ def test_a_long_thin_photo_is_drawn_in_bounded_memory(tmp_path, capsys):
 
 
 def test_the_second_look_frames_the_digits_as_svhn_frames_numbers():
-    from yolo_smol.predict import FRAMED_ASPECT, FRAMED_DIGIT_HEIGHT, second_look_box
+    from yolo_smol.reading.looks import FRAMED_ASPECT, FRAMED_DIGIT_HEIGHT, second_look_box
 
     # Two digits 20 px tall in a 1,000 x 500 photo: a crop 20 / 0.66 px tall, 2.23 times
     # as wide, centred on them.
@@ -322,7 +319,7 @@ def test_the_second_look_reads_more_generated_numbers_than_one_look():
 
 
 def test_search_windows_zoom_in_and_hold_anything_up_to_half_a_window():
-    from yolo_smol.predict import search_windows
+    from yolo_smol.reading.looks import search_windows
 
     windows = search_windows((300, 100), 2)
     assert windows == [(left, top, left + 150, top + 50)
@@ -383,7 +380,8 @@ def test_the_detectors_scored_digits_hold_what_it_reads_and_match_one_look_alone
     from torchvision.ops import box_iou
 
     from yolo_smol import Detector
-    from yolo_smol.detection.postprocess import demote_other_classes, detect
+    from yolo_smol.detection.postprocess import detect
+    from yolo_smol.reading.rules import demote_other_classes
 
     photos = [image for image, _ in test_photos]
     detector = Detector.from_pretrained(device="cpu")
@@ -429,7 +427,7 @@ def test_the_detectors_scored_digits_hold_what_it_reads_and_match_one_look_alone
 
 def test_only_sure_digits_drops_the_digits_far_less_sure_than_the_best():
     from yolo_smol.detection.postprocess import Detections
-    from yolo_smol.predict import Reading, only_sure_digits
+    from yolo_smol.reading.rules import Reading, only_sure_digits
 
     boxes = torch.tensor([[0.0, 0, 5, 10], [6, 0, 11, 10], [12, 0, 17, 10]])
     digits = Detections.of_image(boxes, torch.tensor([0.3, 0.9, 0.5]), torch.tensor([1, 2, 7]))
@@ -464,15 +462,15 @@ def test_the_sure_rule_changes_readings_only_never_what_is_scored(test_photos):
         dropped += len(a.number) - len(b.number)
     assert dropped > 0  # at 0.9 some digit of these 20 photos is always less sure
     # A bad value is refused when the detector is made, before any photo is read.
-    with pytest.raises(ValueError, match="sure_fraction must be in"):
+    with pytest.raises(ReadingError, match="sure_fraction: 1.5 must be a number from 0 to 1"):
         Detector.from_pretrained(device="cpu", sure_fraction=1.5)
-    with pytest.raises(ValueError, match="max_end_gap must be at least 0"):
+    with pytest.raises(ReadingError, match="max_end_gap: -0.1 must be a number >= 0"):
         Detector.from_pretrained(device="cpu", max_end_gap=-0.1)
 
 
 def test_without_stray_ends_drops_end_digits_set_apart_less_sure_first():
     from yolo_smol.detection.postprocess import Detections
-    from yolo_smol.predict import Reading, without_stray_ends
+    from yolo_smol.reading.rules import Reading, without_stray_ends
 
     def reading(lefts, scores, labels):
         boxes = torch.tensor([[left, 0.0, left + 5, 10] for left in lefts])
@@ -498,7 +496,7 @@ def test_without_stray_ends_drops_end_digits_set_apart_less_sure_first():
 
 def test_the_end_rule_changes_readings_only_never_what_is_scored(test_photos):
     from yolo_smol import Detector
-    from yolo_smol.predict import without_stray_ends
+    from yolo_smol.reading.rules import without_stray_ends
 
     photos = [image for image, _ in test_photos]
     keep = Detector.from_pretrained(device="cpu", max_end_gap=None)
@@ -514,8 +512,9 @@ def test_the_end_rule_changes_readings_only_never_what_is_scored(test_photos):
 
 def test_one_look_at_three_sizes_scores_the_mean_of_the_sizes_detections(test_photos):
     from yolo_smol import Detector
-    from yolo_smol.detection.postprocess import detect, fuse_sizes
-    from yolo_smol.detection.scales import anchors_at
+    from yolo_smol.detection.postprocess import detect
+    from yolo_smol.reading.looks import anchors_at
+    from yolo_smol.reading.rules import fuse_sizes
 
     photos = [image for image, _ in test_photos]
     detector = Detector.from_pretrained(device="cpu", second_look=False, search=False,

@@ -139,6 +139,45 @@ def test_an_output_file_that_cannot_be_written_is_refused_before_any_work(
     assert not datasets_cache.exists()
 
 
+def test_a_second_eval_into_the_same_folder_is_refused_unless_replacing(tmp_path, capsys,
+                                                                       datasets_cache):
+    save_dir = tmp_path / "eval"
+    command = ["eval", "--untrained", "--num_images", "8", "--device", "cpu",
+               "--save_dir", str(save_dir)]
+    assert main(command) == 0
+    earlier = (save_dir / "metrics.json").read_bytes()
+    assert main([*command, "--confidence_threshold", "0.5"]) == 2
+    assert _error(capsys) == (
+        f"yolo-smol eval: error: --save_dir {save_dir}: holds an earlier run's metrics.json, "
+        "pr_curves.png, confusion_matrix.png; give another folder, or pass --exist_ok to "
+        "replace them")
+    assert (save_dir / "metrics.json").read_bytes() == earlier
+    assert main([*command, "--confidence_threshold", "0.5", "--exist_ok"]) == 0
+    assert (save_dir / "metrics.json").read_bytes() != earlier
+
+
+@pytest.mark.parametrize(("command", "flag", "name"), [
+    (["data", "--num_images", "4"], "--preview", "grid.png"),
+    (["anchors", "--boxes", "{tmp}/sizes.csv"], "--write_config", "mine.json"),
+    (["export"], "--output", "detector.onnx"),
+])
+def test_an_existing_output_file_is_not_replaced_unasked(tmp_path, capsys, datasets_cache,
+                                                          command, flag, name):
+    if flag == "--output":
+        pytest.importorskip("onnx")
+    (tmp_path / "sizes.csv").write_text("\n".join(["0.15,0.75", "0.1,0.45", "0.2,0.6"] * 3))
+    command = [part.format(tmp=tmp_path) for part in command]
+    target = tmp_path / name
+    target.write_bytes(b"an earlier run's result")
+    assert main([*command, flag, str(target)]) == 2
+    assert _error(capsys).endswith(f"{flag} {target}: exists already; give another name, or "
+                                   "pass --exist_ok to replace it")
+    assert target.read_bytes() == b"an earlier run's result"
+    assert not datasets_cache.exists()  # refused before any work
+    assert main([*command, flag, str(target), "--exist_ok"]) == 0
+    assert target.read_bytes() != b"an earlier run's result"
+
+
 def test_an_output_file_in_a_read_only_folder_is_refused(read_only_folder, capsys):
     assert main(["anchors", "--write_config", str(read_only_folder / "c.json")]) == 2
     assert "cannot be written" in _error(capsys)
@@ -210,6 +249,49 @@ def test_a_source_without_images_or_boxes_exits_2(tmp_path, capsys, rows, expect
     assert main([command, "--dataset", str(path), *extra]) == 2
     assert expected in _error(capsys)
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+OUTSIDE = {"file": "img0.png", "bbox": [[100, 100, 10, 20]], "label": [3]}  # a 40 x 30 image
+INSIDE = {"file": "img0.png", "bbox": [[2, 2, 10, 20]], "label": [4]}
+
+
+@pytest.mark.parametrize(("command", "split", "count"), [("train", "train", 11),
+                                                         ("eval", "test", 12)])
+def test_a_set_whose_every_box_lies_outside_its_image_is_refused(tmp_path, capsys, command,
+                                                                  split, count):
+    path = _jsonl(tmp_path / "photos", [OUTSIDE] * 12)  # train: 1 of 12 held out to validate
+    out = tmp_path / "out"
+    assert main([command, "--dataset", str(path), "--save_dir", str(out), "--device", "cpu"]) == 2
+    assert _error(capsys) == (
+        f"yolo-smol {command}: error: {path} ({split} split): all {count} of its boxes were "
+        "dropped (outside their image, or under a pixel once resized), so there is nothing to "
+        "learn or score; check that boxes are [left, top, width, height] in pixels of their "
+        "own image")
+    assert not (out / "last.pt").exists() and not (out / "metrics.json").exists()
+
+
+def test_eval_says_once_how_many_boxes_were_dropped(tmp_path, capsys):
+    path = _jsonl(tmp_path / "photos", [INSIDE, OUTSIDE, INSIDE, OUTSIDE, OUTSIDE])
+    assert main(["eval", "--dataset", str(path), "--save_dir", str(tmp_path / "out"),
+                 "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("dropped") == 1
+    assert (f"note: {path} (test split): 0 boxes clipped to their image, 3 dropped (outside "
+            "their image, or under 1 px once resized)") in out
+
+
+def test_fractional_pixels_are_rounded_to_the_nearest_pixel_and_said_once(tmp_path, capsys):
+    from yolo_smol.data.sources import load_dataset_source
+
+    path = _jsonl(tmp_path / "photos", [
+        {"file": "img0.png", "bbox": [[19.2, 4, 10.5, 20]], "label": [3]}, INSIDE,
+        {"file": "img0.png", "bbox": [[10.5, 2.5, 3, 20.7], [1, 1, 5.0, 9]], "label": [1, 2]}])
+    assert main(["data", "--dataset", str(path)]) == 0
+    assert load_dataset_source(path)["digits"][0]["bbox"] == [[19, 4, 11, 20]]  # halves up
+    assert load_dataset_source(path)["digits"][2]["bbox"] == [[11, 3, 3, 21], [1, 1, 5, 9]]
+    err = capsys.readouterr().err  # read three times, said once
+    assert err.strip() == (f"note: {path}: 2 box(es) in fractional pixels rounded to the "
+                           "nearest pixel (the first: line 1, [19.2, 4, 10.5, 20])")
 
 
 def test_a_parquet_file_of_garbage_is_named(tmp_path, capsys):

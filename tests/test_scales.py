@@ -6,8 +6,11 @@ from yolo_smol import load_model
 from yolo_smol.config import load_config
 from yolo_smol.data.synthetic import make_synthetic
 from yolo_smol.detection.postprocess import detect
-from yolo_smol.detection.scales import SCALES, anchors_at, input_sizes
-from yolo_smol.predict import SHIPPED_WEIGHTS, to_model_input
+from yolo_smol.reading.detector import SHIPPED_WEIGHTS
+from yolo_smol.reading.looks import anchors_at, input_sizes, to_model_input
+from yolo_smol.reading.options import ReadingError, ReadingOptions
+
+SCALES = ReadingOptions.scales
 
 
 def test_input_sizes_round_to_the_stride_and_drop_repeats():
@@ -21,11 +24,13 @@ def test_input_sizes_round_to_the_stride_and_drop_repeats():
     assert input_sizes(square, (0.1, 1.5)) == [(8, 8), (48, 48)]  # at least one stride
 
 
-@pytest.mark.parametrize("scales", [(), (1.0, 0.0), (-1.0,), (float("nan"),), (float("inf"),)])
-def test_input_sizes_refuse_scales_that_are_not_positive(scales):
+@pytest.mark.parametrize("scales", [(), (1.0, 0.0), (-1.0,), (float("nan"),), (float("inf"),),
+                                    (1e9,), (1.0, 4.01), ("1",), (True,)])
+def test_input_sizes_refuse_scales_that_are_not_positive_or_absurdly_large(scales):
     config = load_config(REPO / "configs" / "smol128x64.json")
-    with pytest.raises(ValueError, match="scales must be positive numbers"):
+    with pytest.raises(ReadingError, match=r"^scales: .* must be numbers above 0 and at most 4 "):
         input_sizes(config, scales)
+    assert input_sizes(config, (4.0,)) == [(512, 256)]  # the bound itself is read
 
 
 def test_anchors_at_another_size_keep_their_pixels():
@@ -72,5 +77,20 @@ def test_the_detector_takes_scales_as_any_sequence_of_numbers_and_checks_them_at
     assert Detector(model, "cpu", scales=np.array([1.0, 1.125])).input_sizes == [(128, 64),
                                                                                 (144, 72)]
     assert Detector(model, "cpu", scales=[1]).scales == (1.0,)
-    with pytest.raises(ValueError, match="scales must be positive numbers"):
+    with pytest.raises(ReadingError, match="scales: .* must be numbers above 0"):
         Detector(model, "cpu", scales=(0.875, -1.0))
+    with pytest.raises(ReadingError, match="at most 4"):  # checked when made, not when read
+        Detector(model, "cpu", scales=[1e9])
+
+
+def test_the_looks_check_their_arguments_in_one_line():
+    from PIL import Image
+
+    from yolo_smol.reading.looks import search_windows
+
+    for size in (0, (128, 0), 3000, True, "x"):
+        with pytest.raises(ReadingError, match=r"image_size: .* whole numbers from 1 to 2,048$"):
+            to_model_input([Image.new("RGB", (8, 8))], size)
+    for zoom in (1, 0, 2.5):  # one window per side would divide by zero
+        with pytest.raises(ReadingError, match="zoom: .* must be a whole number from 2 to 16"):
+            search_windows((300, 100), zoom)

@@ -6,8 +6,8 @@ from torchvision.ops import box_convert
 from yolo_smol import Detector, load_model
 from yolo_smol.data.prepare import prepare
 from yolo_smol.data.synthetic import make_synthetic
-from yolo_smol.predict import SHIPPED_WEIGHTS
-from yolo_smol.scoring import score_detector, true_digits
+from yolo_smol.reading.detector import SHIPPED_WEIGHTS
+from yolo_smol.reading.scoring import score_detector, true_digits
 from yolo_smol.training.evaluate import evaluate
 
 
@@ -54,7 +54,7 @@ def test_one_look_scores_as_eval_on_photos_already_the_models_size():
 def test_the_bootstrap_interval_spans_what_other_draws_of_the_photos_give():
     from yolo_smol.detection.metrics import GroundTruth, mean_average_precision
     from yolo_smol.detection.postprocess import Detections
-    from yolo_smol.scoring import bootstrap_ap50
+    from yolo_smol.reading.scoring import bootstrap_ap50
 
     box = torch.tensor([[0.0, 0.0, 10.0, 20.0]])
     right = (Detections.of_image(box, torch.tensor([0.9]), torch.tensor([3])),
@@ -76,7 +76,7 @@ def test_the_bootstrap_interval_spans_what_other_draws_of_the_photos_give():
 
 
 def test_the_bootstrap_of_a_share_spans_what_the_binomial_spread_says():
-    from yolo_smol.scoring import bootstrap_share
+    from yolo_smol.reading.scoring import bootstrap_share
 
     assert bootstrap_share([True] * 20, resamples=50) == (1.0, 1.0)
     hits = [index % 3 != 0 for index in range(427)]  # two in three read, as on real photos
@@ -88,3 +88,15 @@ def test_the_bootstrap_of_a_share_spans_what_the_binomial_spread_says():
     assert abs((high - low) / 2 - half_width) < 0.15 * half_width
     with pytest.raises(ValueError, match="no photos"):
         bootstrap_share([])
+
+
+def test_scoring_checks_its_arguments_in_one_line():
+    from yolo_smol.reading.options import ReadingError
+    from yolo_smol.reading.scoring import bootstrap_share
+
+    with pytest.raises(ReadingError, match="detector: a str; give a Detector"):
+        score_detector("weights.pt", [], [])
+    with pytest.raises(ReadingError, match="resamples: 0 must be a whole number >= 1"):
+        bootstrap_share([True], resamples=0)
+    with pytest.raises(ReadingError, match="level: 1 must lie strictly between 0 and 1"):
+        bootstrap_share([True], level=1)

@@ -10,7 +10,7 @@ from yolo_smol import Detector, load_config, load_model
 from yolo_smol.data.prepare import prepare
 from yolo_smol.data.sources import load_dataset_source
 from yolo_smol.data.synthetic import make_synthetic
-from yolo_smol.scoring import score_detector, true_digits
+from yolo_smol.reading.scoring import score_detector, true_digits
 from yolo_smol.training.ema import ModelEMA
 from yolo_smol.training.loop import TrainConfig, TrainConfigError, parameter_groups, train
 
@@ -38,7 +38,7 @@ def test_a_run_leaves_what_it_promises(tiny_data, tmp_path):
         assert (folder / name).is_file(), name
     rows = list(csv.DictReader((folder / "metrics.csv").open()))
     assert [row["epoch"] for row in rows] == ["1", "2", "3", "4"]
-    assert rows[0]["map"] == "" and rows[1]["map"] != ""
+    assert rows[0]["val_map"] == "" and rows[1]["val_map"] != ""  # scored every 2 epochs
     assert float(rows[-1]["total"]) < float(rows[0]["total"])
     saved = json.loads((folder / "config.json").read_text())
     assert saved["train_config"]["batch_size"] == 32 and saved["model_config"]["image_size"] == 32
@@ -194,7 +194,9 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path, capsys):
             torch.testing.assert_close(tuned, initial, atol=1e-6, rtol=0)
     out = capsys.readouterr().out
     assert f"scoring on 8 images of {folder} (test split)" in out
-    assert "training on 16 images" in out
+    # The folder has no validation split: every tenth training image (1 of 16) is held out.
+    assert "training on 15 images" in out
+    assert f"choosing best.pt on 1 images of {folder} (every tenth image of its train" in out
 
 
 def test_fine_tuning_refuses_a_model_config_that_is_not_the_checkpoints(tmp_path):
@@ -250,8 +252,7 @@ def test_the_readmes_resume_command_continues_the_run_as_it_was(tmp_path, monkey
 @pytest.mark.slow
 def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
     from yolo_smol.cli import main
-    from yolo_smol.detection.scales import SCALES
-    from yolo_smol.predict import MAX_END_GAP, SURE_FRACTION
+    from yolo_smol.reading.options import ReadingOptions
     from yolo_smol.training.model_card import rescore_real_photos, write_model_card
 
     folder = jsonl_folder(tmp_path / "photos", {"train": 16, "test": 8})
@@ -278,8 +279,10 @@ def test_a_model_card_records_the_recipe_and_the_figures(tmp_path):
     rows = load_dataset_source(folder / "test.jsonl", "test")
     score = score_detector(Detector.from_pretrained(tmp_path / "shipped" / "w.pt", "cpu"),
                            [row["image"].convert("RGB") for row in rows], true_digits(rows))
-    assert real["detector"] == {"scales": list(SCALES), "sure_fraction": SURE_FRACTION,
-                                "max_end_gap": MAX_END_GAP,
+    options = {name: list(value) if isinstance(value, tuple) else value
+               for name, value in asdict(ReadingOptions()).items()}
+    assert real["set"] == "development"
+    assert real["detector"] == {"options": options,
                                 "read_exactly": round(score.read_exactly, 4),
                                 "mAP@0.5 (all looks)": round(score.metrics.ap50, 4),
                                 "mAP@0.5:0.95 (all looks)": round(score.metrics.map, 4)}
@@ -331,3 +334,89 @@ def test_multi_scale_training_resizes_batches_and_keeps_the_anchors_pixel_size(
         size = cells * 8
         for drawn in anchors:  # fractions of the drawn input, as many pixels as at 32
             torch.testing.assert_close(drawn * size, stored * 32)
+
+
+@pytest.mark.slow
+def test_best_pt_is_chosen_on_validation_and_the_test_split_is_scored_once(
+        tiny_data, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from yolo_smol.training import run_log
+    from yolo_smol.training.evaluate import evaluate
+
+    train_data, validation = tiny_data
+    test = prepare(make_synthetic(24, seed=2, split="test"), 32)
+    # The validation split's mAP@0.5:0.95 peaks at epoch 2; the test split is scored as is.
+    validation_maps, scored = iter([0.1, 0.3, 0.2, 0.25]), []
+
+    def scoring(model, data, *args, **kwargs):
+        scored.append("validation" if data is validation else "test" if data is test else "?")
+        if data is validation:
+            return SimpleNamespace(metrics=SimpleNamespace(ap50=0.5, map=next(validation_maps)),
+                                   whole_number_accuracy=0.5)
+        return evaluate(model, data, *args, **kwargs)
+
+    monkeypatch.setattr(run_log, "evaluate", scoring)
+    config = _config(tmp_path, "run", eval_every=1, checkpoint_epoch=2)
+    result = train(load_config("smol"), config, train_data, validation, test_data=test)
+    assert scored == ["validation"] * 4 + ["test"]  # every choice on validation; test once
+    folder = tmp_path / "run"
+    best = torch.load(folder / "best.pt", weights_only=False)
+    assert result.best_epoch == best["training"]["epoch"] == 2 and result.best_map == 0.3
+    for name, value in torch.load(folder / "epoch_002.pt", weights_only=False)["model"].items():
+        assert torch.equal(best["model"][name], value), name
+    rows = list(csv.DictReader((folder / "metrics.csv").open()))
+    assert [row["val_map"] for row in rows] == ["0.1", "0.3", "0.2", "0.25"]
+    assert [bool(row["test_map"]) for row in rows] == [False, True, False, False]
+    # The test figures are best.pt's, as anyone loading it would measure them.
+    expected = evaluate(load_model(folder / "best.pt"), test, config.confidence_threshold)
+    assert result.test_scores == {"test_map50": expected.metrics.ap50,
+                                  "test_map": expected.metrics.map,
+                                  "test_whole_number_accuracy": expected.whole_number_accuracy}
+    assert rows[1]["test_map"] == f"{expected.metrics.map:.6g}"
+
+
+@pytest.mark.slow
+def test_train_chooses_on_the_synthetic_validation_split(datasets_cache, tmp_path, capsys):
+    from yolo_smol.cli import main
+
+    assert main(["train", "--num_train", "64", "--num_validation", "16", "--num_test", "24",
+                 "--num_epochs", "1", "--batch_size", "32", "--device", "cpu", "--workers", "1",
+                 "--save_dir", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "training on 64 images of synthetic (train split)" in out
+    assert "choosing best.pt on 16 images of synthetic (validation split)" in out
+    assert "scoring on 24 images of synthetic (test split), once, with best.pt" in out
+    assert "test split, scored once with best.pt (epoch 1)" in out
+    assert "on the validation split (best.pt, epoch 1)" in out and "on the test split" in out
+    header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header[-6:] == ["val_map50", "val_map", "val_whole_number_accuracy",
+                           "test_map50", "test_map", "test_whole_number_accuracy"]
+
+
+def test_an_error_after_an_epoch_is_trained_names_that_epoch(tiny_data, tmp_path, monkeypatch,
+                                                              capsys):
+    from yolo_smol.training import run_log
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the scoring failed")
+
+    monkeypatch.setattr(run_log, "evaluate", failing)
+    with pytest.raises(RuntimeError, match="the scoring failed"):
+        train(load_config("smol"), _config(tmp_path, "cut", num_epochs=2), *tiny_data)
+    # Epoch 2 was trained, then scoring it failed: last.pt still holds epoch 1.
+    assert (f"stopped by an error after training epoch 2: {tmp_path / 'cut' / 'last.pt'} holds "
+            "epoch 1; after fixing it, continue with --resume") in capsys.readouterr().out
+
+
+def test_a_run_saved_before_best_epoch_was_kept_finds_it_in_its_log():
+    from yolo_smol.training.state import RunState
+
+    model_config, config = load_config("smol"), TrainConfig(device="cpu")
+    saved = RunState(model_config, config, steps_per_epoch=1, device=torch.device("cpu"))
+    saved.history = [{"epoch": 1}, {"epoch": 2, "map": 0.2}, {"epoch": 3}, {"epoch": 4, "map": 0.1}]
+    payload = saved.state(model_config, config)
+    del payload["training"]["best_epoch"]
+    restored = RunState(model_config, config, steps_per_epoch=1, device=torch.device("cpu"))
+    restored.restore(payload)
+    assert restored.best_epoch == 2

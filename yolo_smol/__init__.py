@@ -4,7 +4,7 @@ Shape symbols used throughout: B batch, A anchors per scale, S grid size, C clas
 N predictions, M ground-truth boxes.
 
 The package's folders follow the book: ``data`` (chapter 1), ``anchors`` (2), ``model``
-(3-4), ``detection`` (5 and 7), ``training`` (6); ``predict`` is chapter 8. The names below
+(3-4), ``detection`` (5 and 7), ``training`` (6), ``reading`` (8). The names below
 are imported on first use, so ``import yolo_smol`` (and ``yolo-smol --help``) does not pay
 for PyTorch until something needs it.
 """
@@ -29,8 +29,9 @@ _LAZY = {
     "load_config": "yolo_smol.config",
     "YoloSmol": "yolo_smol.model.yolo",
     "summarize": "yolo_smol.model.summary",
-    "Detector": "yolo_smol.predict",
-    "Reading": "yolo_smol.predict",
+    "Detector": "yolo_smol.reading.detector",
+    "Reading": "yolo_smol.reading.rules",
+    "ReadingOptions": "yolo_smol.reading.options",
 }
 
 __all__ = ["YoloSmolError", *_LAZY]
@@ -40,7 +41,9 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
     from yolo_smol.model.checkpoint import CheckpointError, load_model, save_model  # noqa: F401
     from yolo_smol.model.summary import summarize  # noqa: F401
     from yolo_smol.model.yolo import YoloSmol  # noqa: F401
-    from yolo_smol.predict import Detector, Reading  # noqa: F401
+    from yolo_smol.reading.detector import Detector  # noqa: F401
+    from yolo_smol.reading.options import ReadingOptions  # noqa: F401
+    from yolo_smol.reading.rules import Reading  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -144,7 +144,11 @@ class ModelConfig:
                 f'  "num_detection_layers": {data["num_detection_layers"]}\n}}\n')
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json())
+        """Write :meth:`to_json` to ``path``, atomically: a full disk leaves the file that
+        was there as it was (:class:`yolo_smol.outputs.WriteError`)."""
+        from yolo_smol.outputs import write_text
+
+        write_text(path, self.to_json())
 
     def replace(self, **changes: Any) -> ModelConfig:
         """A validated copy with some fields changed, e.g. ``config.replace(image_size=64)``."""

@@ -14,6 +14,7 @@ Needs the optional extra: ``pip install "yolo-smol[export]"`` (onnx, onnxruntime
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch
 
 from yolo_smol.errors import YoloSmolError
 from yolo_smol.model.yolo import YoloSmol
+from yolo_smol.outputs import write_bytes
 
 __all__ = ["ExportError", "FORMATS", "export_onnx"]
 
@@ -40,6 +42,8 @@ def export_onnx(model: YoloSmol, path: str | Path, opset: int = OPSET) -> Path:
 
     Raises:
         ExportError: the ``onnx`` package (the ``export`` extra) is not installed.
+        WriteError: the file could not be written (a full disk, ...); nothing half-written
+            is left at ``path``.
     """
     try:
         import onnx
@@ -48,7 +52,6 @@ def export_onnx(model: YoloSmol, path: str | Path, opset: int = OPSET) -> Path:
                           ) from None
     import copy
 
-    path = Path(path)
     traced = copy.deepcopy(model).cpu().eval()
     width, height = traced.config.input_size
     example = torch.zeros(1, 3, height, width)
@@ -58,10 +61,12 @@ def export_onnx(model: YoloSmol, path: str | Path, opset: int = OPSET) -> Path:
         # checks of the shape the graph is built for, so that is what they should be.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(traced, (example,), str(path), input_names=["images"],
+        # In memory (the graph is a few hundred kB), so that the file is written once, whole.
+        buffer = io.BytesIO()
+        torch.onnx.export(traced, (example,), buffer, input_names=["images"],
                           output_names=outputs, opset_version=opset, dynamo=False,
                           dynamic_axes={name: {0: "batch"} for name in ["images", *outputs]})
-    graph = onnx.load(str(path))
+    graph = onnx.load_from_string(buffer.getvalue())
     for key, value in (("yolo_smol_config", traced.config.to_json()),
                        ("yolo_smol_outputs", json.dumps(
                            {name: "raw (B, A, S_h, S_w, 5 + C): tx, ty, tw, th, objectness, "
@@ -69,5 +74,4 @@ def export_onnx(model: YoloSmol, path: str | Path, opset: int = OPSET) -> Path:
                             for name in outputs}))):
         entry = graph.metadata_props.add()
         entry.key, entry.value = key, value
-    onnx.save(graph, str(path))
-    return path
+    return write_bytes(path, graph.SerializeToString())

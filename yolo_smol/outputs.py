@@ -16,12 +16,30 @@ from pathlib import Path
 
 from yolo_smol.errors import YoloSmolError
 
-__all__ = ["OutputError", "writable_folder", "writable_file", "write_atomically", "write_bytes",
-           "write_text", "write_json", "check_result_folder"]
+__all__ = ["OutputError", "WriteError", "writable_folder", "writable_file", "write_atomically",
+           "write_bytes", "write_text", "write_json", "write_figure", "check_result_folder",
+           "check_new_file"]
 
 
 class OutputError(YoloSmolError):
     """An output folder or file that cannot be created or written."""
+
+
+class WriteError(OutputError):
+    """A file that could not be written (a full disk, no permission, out of memory); whatever
+    was at ``path`` before is left as it was.
+
+    Attributes:
+        path: the file that was to be written.
+        reason: why it could not be, e.g. ``no space left on device``.
+        existed: whether an earlier file is still at ``path``.
+    """
+
+    def __init__(self, path: Path, reason: str, existed: bool):
+        self.path, self.reason, self.existed = path, reason, existed
+        kept = "the earlier file there is left as it was" if existed else "nothing is left there"
+        super().__init__(f"{path}: could not be written ({reason}); {kept}. Free some space, "
+                         "or write to a folder you can write to")
 
 
 def writable_folder(path: str | Path, flag: str = "--save_dir") -> Path:
@@ -81,6 +99,10 @@ def _why(error: BaseException) -> str:
         return "out of memory"
     if isinstance(error, OSError) and error.strerror:
         return error.strerror.lower()
+    if isinstance(error, RuntimeError):
+        # torch.save's "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs
+        # 598" is what a full disk looks like from PyTorch: say that instead.
+        return "the write failed part-way: most likely the disk is full"
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
@@ -93,7 +115,7 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
     file where ``path`` was: ``path`` is either the old file, untouched, or the new one.
 
     Raises:
-        OutputError: the file could not be written (a full disk, no permission, a read-only
+        WriteError: the file could not be written (a full disk, no permission, a read-only
             folder, out of memory); one line naming ``path``. The temporary file is removed
             and whatever was at ``path`` before is left as it was.
     """
@@ -111,8 +133,7 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
         partial.unlink(missing_ok=True)
         if isinstance(error, RuntimeError) and not _is_write_failure(error):
             raise
-        raise OutputError(f"{target}: could not write it ({_why(error)}); it is left as it "
-                          "was. Free some space or give a folder you can write to") from None
+        raise WriteError(target, _why(error), target.exists()) from None
     except BaseException:  # Ctrl-C or a bug in `write`: no partial file stays behind
         partial.unlink(missing_ok=True)
         raise
@@ -141,6 +162,14 @@ def write_json(path: str | Path, value: object) -> Path:
     return write_text(path, json.dumps(value, indent=2) + "\n")
 
 
+def write_figure(path: str | Path, figure, dpi: int = 100) -> Path:
+    """Save a matplotlib ``figure`` to ``path`` atomically, in the format its suffix names
+    (the temporary file's own suffix would name none)."""
+    image_format = Path(path).suffix.lstrip(".").lower() or "png"
+    return write_atomically(path, lambda partial: figure.savefig(partial, format=image_format,
+                                                                   dpi=dpi))
+
+
 def check_result_folder(path: str | Path, results: tuple[str, ...], exist_ok: bool,
                         flag: str = "--save_dir") -> Path:
     """``path`` as a writable folder for a new run's ``results`` (file names), refused when it
@@ -157,3 +186,19 @@ def check_result_folder(path: str | Path, results: tuple[str, ...], exist_ok: bo
         raise OutputError(f"{flag} {path}: holds an earlier run's {', '.join(found)}; give "
                           "another folder, or pass --exist_ok to replace them")
     return folder
+
+
+def check_new_file(path: str | Path, flag: str, suffixes: tuple[str, ...] = (),
+                   exist_ok: bool = False) -> Path:
+    """``path`` as a file a command may write (see :func:`writable_file`), refused when a
+    file is there already and ``exist_ok`` is False: an earlier run's result is never
+    replaced without being asked to.
+
+    Raises:
+        OutputError: the file exists (the message names --exist_ok), or cannot be written.
+    """
+    target = writable_file(path, flag, suffixes)
+    if target.exists() and not exist_ok:
+        raise OutputError(f"{flag} {path}: exists already; give another name, or pass "
+                          "--exist_ok to replace it")
+    return target

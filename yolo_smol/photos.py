@@ -29,6 +29,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 MAX_PHOTO_PIXELS = 64_000_000
 # Pillow modes of more than 8 bits per pixel, which convert("RGB") would clip.
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+_ORIENTATION = 0x0112  # the EXIF tag that says how to turn the stored pixels
+# The tensor types a photo is accepted in: 8-bit values, or floats in [0, 1].
+_TENSOR_DTYPES = ("uint8", "float16", "bfloat16", "float32", "float64")
 
 
 class ImageError(YoloSmolError):
@@ -42,8 +45,12 @@ def find_images(path: str | Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise ImageError(f"{path}: no such file or folder")
-    found = sorted(child for child in path.iterdir()
-                   if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES)
+    try:
+        found = sorted(child for child in path.iterdir()
+                       if child.suffix.lower() in IMAGE_SUFFIXES and child.is_file())
+    except OSError as error:  # no permission to list it, or it went away meanwhile
+        raise ImageError(f"{path}: the folder cannot be listed ({error.strerror or error}); "
+                         "give a folder you can read") from None
     if not found:
         raise ImageError(f"{path}: the folder holds no images (looked for "
                          f"{', '.join(IMAGE_SUFFIXES)})")
@@ -98,11 +105,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
     floats in [0, 1] by 255. Every other mode (CMYK, palette, greyscale with alpha, 1-bit)
     is Pillow's own conversion.
     """
-    image = ImageOps.exif_transpose(image)
+    image = ImageOps.exif_transpose(image)  # a new image, turned or not
     if image.mode in _WIDE_MODES:
         values = np.asarray(image, dtype=np.float64)
         image = Image.fromarray(_to_8_bit(values, image.mode), mode="L")
-    return image.convert("RGB")
+    # An RGB image is not copied a second time: a phone photo is 36 MB.
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _to_8_bit(values: np.ndarray, mode: str) -> np.ndarray:
@@ -138,22 +146,42 @@ def as_photo(image: Any, name: str = "image") -> Image.Image:
         return load_image(image)
     if isinstance(image, Image.Image):
         _check_size(image.size, name)
+        if image.mode == "RGB" and image.getexif().get(_ORIENTATION, 1) == 1:
+            return image  # already what the model reads: read, never changed, not copied
         return to_rgb(image)
     if isinstance(image, np.ndarray):
         return _from_array(image, name, "numpy array", "(H, W, 3) or (H, W) of uint8")
     if type(image).__module__.startswith("torch"):  # a tensor, without importing torch here
-        if image.dim() != 3 or image.shape[0] != 3:
-            raise ImageError(f"{name}: a tensor of shape {tuple(image.shape)}; give (3, H, W)")
-        array = image.detach().cpu().permute(1, 2, 0).numpy()
-        if array.dtype != np.uint8:
-            if not np.issubdtype(array.dtype, np.floating) or not (
-                    np.isfinite(array).all() and 0 <= array.min() and array.max() <= 1):
-                raise ImageError(f"{name}: a tensor of {image.dtype} must hold uint8 values "
-                                 "or floats in [0, 1]")
-            array = (array * 255).round().astype(np.uint8)
-        return _from_array(array, name, "tensor", "(3, H, W) of uint8 or floats in [0, 1]")
-    raise ImageError(f"{name}: {type(image).__name__} {image!r:.40} is not a photo; give a "
+        return _from_tensor(image, name)
+    shown = " ".join(repr(image).split())  # one line, whatever the object prints
+    raise ImageError(f"{name}: {type(image).__name__} {shown:.40} is not a photo; give a "
                      "path, a PIL image, a numpy array (H, W, 3) or a tensor (3, H, W)")
+
+
+def _from_tensor(image: Any, name: str) -> Image.Image:
+    """A ``(3, H, W)`` tensor of uint8, or of floats in [0, 1], as a photo."""
+    if getattr(image, "layout", None) is not None and str(image.layout) != "torch.strided":
+        raise ImageError(f"{name}: a {str(image.layout).removeprefix('torch.')} tensor; give "
+                         "a dense one (tensor.to_dense())")
+    if image.device.type == "meta":
+        raise ImageError(f"{name}: a tensor on the meta device holds no values; give one "
+                         "on the CPU or a GPU")
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ImageError(f"{name}: a tensor of shape {tuple(image.shape)}; give (3, H, W)")
+    dtype = str(image.dtype).removeprefix("torch.")
+    if dtype not in _TENSOR_DTYPES:
+        raise ImageError(f"{name}: a tensor of {dtype}; give uint8 values or floats in "
+                         "[0, 1] (float16, bfloat16, float32 or float64)")
+    if dtype != "uint8":
+        image = image.detach().float()  # numpy has no bfloat16
+    array = image.detach().cpu().permute(1, 2, 0).numpy()
+    if array.dtype != np.uint8:
+        if array.size and not (np.isfinite(array).all() and 0 <= array.min()
+                               and array.max() <= 1):
+            raise ImageError(f"{name}: a tensor of {dtype} must hold uint8 values or floats "
+                             "in [0, 1]")
+        array = (array * 255).round().astype(np.uint8)
+    return _from_array(array, name, "tensor", "(3, H, W) of uint8 or floats in [0, 1]")
 
 
 def _from_array(array: np.ndarray, name: str, kind: str, accepted: str) -> Image.Image:

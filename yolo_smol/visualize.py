@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from yolo_smol.outputs import write_figure
+
 __all__ = ["plot_dataset_grid"]
 
 
@@ -16,7 +18,8 @@ def plot_dataset_grid(dataset: datasets.Dataset, num_images: int = 24, columns: 
                       path: str | Path | None = None) -> Figure:
     """The first ``num_images`` rows with their boxes (xywh pixels) and labels.
 
-    Saved to ``path`` when given (format from the suffix).
+    Saved to ``path`` when given (format from the suffix), atomically: a full disk leaves
+    no half-written image (:func:`yolo_smol.outputs.write_figure`).
     """
     count = min(num_images, len(dataset))
     rows = max(1, -(-count // columns))
@@ -34,7 +37,7 @@ def plot_dataset_grid(dataset: datasets.Dataset, num_images: int = 24, columns: 
             zip(row["digits"]["bbox"], row["digits"]["label"], strict=True))), fontsize=12)
     figure.tight_layout()
     if path is not None:
-        figure.savefig(path, dpi=100)
+        write_figure(path, figure, dpi=100)
     return figure
 
 
@@ -81,8 +84,10 @@ def plot_confusion_matrix(matrix, title: str = "confusion matrix") -> Figure:
     return figure
 
 
-def save_training_curves(history: list[dict], path: str | Path) -> None:
-    """Loss terms, learning rate, and mAP / whole-number accuracy against epochs."""
+def save_training_curves(history: list[dict], path: str | Path,
+                         scored: str = "validation split") -> None:
+    """Loss terms, learning rate, and mAP / whole-number accuracy (on the split ``scored``
+    names) against epochs."""
     figure, (losses, rate, scores) = plt.subplots(1, 3, figsize=(14, 3.6))
     epochs = [row["epoch"] for row in history]
     for name in ("box", "objectness", "class", "total"):
@@ -96,11 +101,10 @@ def save_training_curves(history: list[dict], path: str | Path) -> None:
                        ("whole_number_accuracy", "whole-number accuracy")):
         scores.plot([row["epoch"] for row in evaluated], [row[key] for row in evaluated],
                     marker="o", label=label)
-    scores.set(xlabel="epoch", ylim=(0, 1), title="test split")
+    scores.set(xlabel="epoch", ylim=(0, 1), title=scored)
     scores.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    _save_and_close(figure, path)
 
 
 def plot_detections(images, detections, truths=None, columns: int = 6) -> Figure:
@@ -167,6 +171,13 @@ def save_detection_grid(model, data, path: str | Path, confidence_threshold: flo
         _, boxes, labels = data[index]
         to_pixels = torch.tensor([width, height, width, height], dtype=torch.float32)
         truths.append(GroundTruth(cxcywh_to_xyxy(boxes) * to_pixels, labels))
-    figure = plot_detections(images, found, truths)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    _save_and_close(plot_detections(images, found, truths), path)
+
+
+def _save_and_close(figure: Figure, path: str | Path) -> None:
+    """Save ``figure`` atomically, and close it even when the disk is full (an open figure
+    holds its memory until the process ends)."""
+    try:
+        write_figure(path, figure, dpi=100)
+    finally:
+        plt.close(figure)

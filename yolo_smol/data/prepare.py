@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # datasets is imported where it is used: reading a photo neve
     import datasets
 
 __all__ = ["DataError", "PreparedData", "prepare", "squash", "collate", "iterate_batches",
-           "boxes_to_fractions"]
+           "boxes_to_fractions", "boxes_note", "require_boxes"]
 
 logger = logging.getLogger("yolo_smol")
 MIN_BOX_PX = 1.0  # boxes narrower or shorter than this after resizing are dropped
@@ -50,8 +50,10 @@ class PreparedData(torch.utils.data.Dataset):
             boxes one after another.
         labels: ``(T,)`` int64 digits.
         offsets: ``(N + 1,)`` int64; image ``i``'s boxes are rows ``offsets[i]:offsets[i+1]``.
-        num_clipped: boxes that reached outside their image and were clipped to it.
-        num_dropped: boxes smaller than one pixel after resizing (or empty), dropped.
+        num_clipped: boxes that reached outside their image and were clipped to it (and
+            kept).
+        num_dropped: boxes smaller than one pixel after resizing (or empty, or wholly
+            outside their image), dropped.
     """
 
     images: torch.Tensor
@@ -151,11 +153,11 @@ def boxes_to_fractions(bboxes: list, labels: list, row: int, width: int, height:
                             "boxes are [left, top, width, height] in pixels")
         x0, y0 = min(max(left, 0.0), width), min(max(top, 0.0), height)
         x1, y1 = min(max(left + box_w, 0.0), width), min(max(top + box_h, 0.0), height)
-        clipped += (x0, y0, x1, y1) != (left, top, left + box_w, top + box_h)
         if (x1 - x0) * input_width / width < MIN_BOX_PX or (
                 y1 - y0) * input_height / height < MIN_BOX_PX:
-            dropped += 1
+            dropped += 1  # a box wholly outside its image is clipped to nothing: dropped
             continue
+        clipped += (x0, y0, x1, y1) != (left, top, left + box_w, top + box_h)
         boxes.append([(x0 + x1) / 2 / width, (y0 + y1) / 2 / height,
                       (x1 - x0) / width, (y1 - y0) / height])
         kept_labels.append(int(label))
@@ -248,3 +250,27 @@ def _to_tensors(mapped: datasets.Dataset, image_size: int | tuple[int, int]) -> 
         boxes_cxcywh=torch.tensor(flat_boxes, dtype=torch.float32).view(-1, 4),
         labels=torch.tensor(flat_labels, dtype=torch.int64),
         offsets=offsets, num_clipped=num_clipped, num_dropped=num_dropped)
+
+
+def boxes_note(data: PreparedData, name: str) -> str | None:
+    """One line saying how many boxes of ``name`` (a split, for the reader) :func:`prepare`
+    clipped to their image and dropped; None when it changed none."""
+    if not (data.num_clipped or data.num_dropped):
+        return None
+    return (f"{name}: {data.num_clipped:,} boxes clipped to their image, {data.num_dropped:,} "
+            f"dropped (outside their image, or under {MIN_BOX_PX:.0f} px once resized)")
+
+
+def require_boxes(data: PreparedData, name: str) -> PreparedData:
+    """``data``, refused when no box is left in it after :func:`prepare`: a model would
+    learn nothing from it, and its mAP would be undefined.
+
+    Raises:
+        DataError: naming ``name`` and how many boxes were dropped.
+    """
+    if len(data.labels) == 0:
+        lost = (f"all {data.num_dropped:,} of its boxes were dropped (outside their image, "
+                "or under a pixel once resized)" if data.num_dropped else "it holds no boxes")
+        raise DataError(f"{name}: {lost}, so there is nothing to learn or score; check that "
+                        "boxes are [left, top, width, height] in pixels of their own image")
+    return data

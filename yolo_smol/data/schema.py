@@ -1,6 +1,7 @@
 """The schema of SVHN ``full_numbers`` on the Hugging Face hub, shared by every data source.
 
-``bbox`` is ``[left, top, width, height]`` in pixels (xywh, truncated to int) and ``label``
+``bbox`` is ``[left, top, width, height]`` in whole pixels (xywh; a JSON-lines file's
+fractional pixels are rounded to the nearest, see ``sources.load_jsonl``) and ``label``
 is the digit itself, 0 to 9. Read back from a Dataset, a row's ``digits`` is a dict of
 lists: ``{"bbox": [[x, y, w, h], ...], "label": [d, ...]}``.
 """

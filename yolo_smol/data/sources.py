@@ -7,8 +7,10 @@ Every source returns a ``datasets.Dataset`` in the schema of SVHN ``full_numbers
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -61,15 +63,19 @@ def load_svhn(split: str = "train", repo: str = SVHN_REPO) -> datasets.Dataset:
     """Real SVHN ``full_numbers`` from the Hugging Face hub (or a local copy of the repo).
 
     Args:
-        split: ``"train"`` (33,402 images), ``"test"`` (13,068) or ``"extra"`` (202,353).
+        split: ``"train"`` (33,402 images), ``"test"`` (13,068) or ``"extra"`` (202,353);
+            SVHN has no validation split.
         repo: the hub id, or a local folder laid out as the hub repository.
 
     Raises:
         DataSourceError: the hub is offline or unreachable, or the split does not exist.
     """
     if split not in SPLIT_SIZES:
+        hint = (" (SVHN was published without one: hold out part of train, or use "
+                "--dataset synthetic, which has a validation split)"
+                if split == "validation" else "")
         raise DataSourceError(f"SVHN has no split {split!r}; use one of: "
-                              f"{', '.join(SPLIT_SIZES)}")
+                              f"{', '.join(SPLIT_SIZES)}{hint}")
     local = Path(repo).is_dir()
     if not local and _hub_offline():
         # datasets then reads its local cache, or fails at once: no network is tried.
@@ -91,25 +97,48 @@ def load_jsonl(path: str | Path) -> datasets.Dataset:
     """A JSON-lines annotation file: one ``{"file", "bbox", "label"}`` object per line.
 
     ``file`` is relative to the annotation file (or absolute); ``bbox`` is a list of
-    ``[x, y, w, h]`` boxes in pixels (xywh) and ``label`` the digit of each box.
+    ``[x, y, w, h]`` boxes in pixels (xywh) and ``label`` the digit of each box. Fractional
+    pixels (``19.2``, as many labelling tools write them) are rounded to the nearest pixel,
+    as SVHN's schema stores whole pixels; a note on standard error says how many boxes
+    were rounded, once per file.
 
     Raises:
         DataSourceError: naming the line: bad JSON, a missing key or image, or boxes and
             labels that do not fit the schema (see :func:`~yolo_smol.data.schema.digits_problem`).
     """
     path = Path(path)
-    images, digits = [], []
+    images, digits, rounded = [], [], []
     for line_number, line in enumerate(path.read_text().splitlines(), start=1):
         if line.strip():
             image, row_digits = _read_line(line, f"{path}, line {line_number}", path.parent)
             images.append(image)
+            row_digits["bbox"], moved = _whole_pixels(row_digits["bbox"])
+            rounded += [(line_number, box) for box in moved]
             digits.append(row_digits)
+    _note_rounded(path, rounded)
     try:
         return datasets.Dataset.from_dict({"image": images, "digits": digits},
                                           features=SVHN_FEATURES)
     except (ValueError, TypeError) as error:
         raise DataSourceError(f"{path}: a box or label does not fit the SVHN schema "
                               f"({error}); boxes are [x, y, w, h], labels 0 to 9") from None
+
+
+def _whole_pixels(boxes: list[list[float]]) -> tuple[list[list[int]], list[list[float]]]:
+    """``boxes`` rounded to whole pixels (halves up), and those that had a fraction."""
+    whole = [[math.floor(value + 0.5) for value in box] for box in boxes]
+    return whole, [box for box, kept in zip(boxes, whole, strict=True) if box != kept]
+
+
+_NOTED_ROUNDED: set[Path] = set()  # files already noted: a file read for two splits, once
+
+
+def _note_rounded(path: Path, rounded: list[tuple[int, list[float]]]) -> None:
+    if rounded and path.resolve() not in _NOTED_ROUNDED:
+        _NOTED_ROUNDED.add(path.resolve())
+        line, box = rounded[0]
+        print(f"note: {path}: {len(rounded):,} box(es) in fractional pixels rounded to the "
+              f"nearest pixel (the first: line {line}, {box})", file=sys.stderr)
 
 
 def _read_line(line: str, where: str, folder: Path) -> tuple[dict, dict]:
@@ -212,9 +241,10 @@ def load_dataset_source(source: str | Path, split: str = "train",
             dataset saved with ``save_to_disk``, a parquet file or folder, a JSON-lines
             annotation file (the same file serves every split), or a folder holding
             ``train.jsonl`` and ``test.jsonl``.
-        split: the split to read where the source has several.
+        split: the split to read where the source has several (the synthetic set has a
+            ``"validation"`` split besides SVHN's ``"train"``, ``"test"`` and ``"extra"``).
         num_images: keep only the first this many images (all when None; for the synthetic
-            set, the size of SVHN's split).
+            set, :data:`~yolo_smol.data.synthetic.SPLIT_SIZES`).
         seed: the synthetic set's seed.
     """
     if str(source) == "synthetic":

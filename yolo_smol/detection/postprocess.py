@@ -10,19 +10,23 @@ against ``torchvision.ops.batched_nms``), for a whole batch at once.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
-from yolo_smol.boxes import cxcywh_to_xyxy, pairwise_iou
+from yolo_smol.boxes import cxcywh_to_xyxy
 from yolo_smol.config import input_size
 from yolo_smol.detection.decode import decode_boxes
-from yolo_smol.detection.nms import dense_batched_nms, fusing_nms, merging_nms
-from yolo_smol.grouped import order_within_groups, pad_by_group
+from yolo_smol.detection.nms import dense_batched_nms
+from yolo_smol.grouped import pad_by_group
 
 __all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place",
-           "one_per_place_mask", "on_one_line", "on_the_line", "left_to_right",
-           "demote_other_classes", "merge_looks", "fuse_sizes"]
+           "one_per_place_mask"]
+# Kept for the chapters until their imports move to yolo_smol.reading.rules; remove then.
+# The reading's rules are the reader's; they are looked up on first use, since the reader
+# itself is built on this module.
+_MOVED_TO_READING = ("on_one_line", "on_the_line", "left_to_right", "merge_looks",
+                     "fuse_sizes", "demote_other_classes")
 
 
 @dataclass(frozen=True)
@@ -227,145 +231,16 @@ def one_digit_per_place(detections: Detections, confidence_threshold: float = 0.
                                                overlap_threshold))
 
 
-def on_one_line(boxes_xyxy: torch.Tensor, height_range: tuple[float, float] = (2 / 3, 3 / 2),
-                centre_offset: float = 0.5) -> torch.Tensor:
-    """``(D,)`` bool: the digits of one image that sit on its number's line.
-
-    The digits of a house number are written in one row and one size. A detection much
-    taller or shorter than the median digit, or off the row (its centre further than
-    ``centre_offset`` median heights from the median centre), is a brick joint, a window
-    bar or a digit of some other sign, and is left out of the reading. With fewer than
-    three digits the median is one of them, so the rule only drops clear outliers.
-
-    Args:
-        boxes_xyxy: ``(D, 4)`` the image's digits (one per place).
-        height_range: the kept heights, as multiples of the median height.
-    """
-    if boxes_xyxy.shape[0] < 2:
-        return torch.ones(boxes_xyxy.shape[0], dtype=torch.bool)
-    heights = boxes_xyxy[:, 3] - boxes_xyxy[:, 1]
-    centres = (boxes_xyxy[:, 1] + boxes_xyxy[:, 3]) / 2
-    height, centre = heights.median(), centres.median()
-    return ((heights >= height_range[0] * height) & (heights <= height_range[1] * height)
-            & ((centres - centre).abs() <= centre_offset * height))
 
 
-def on_the_line(detections: Detections, height_range: tuple[float, float] = (2 / 3, 3 / 2),
-                centre_offset: float = 0.5) -> torch.Tensor:
-    """:func:`on_one_line` for every image of a batch at once: ``(D,)`` bool, True for the
-    rows on their image's line.
-
-    The same rule, the same arithmetic: each image's median height and centre (the lower
-    of the two middle values for an even count, as ``torch.median`` takes it), and every
-    row of an image with fewer than two kept. One pass over a table of the batch instead
-    of a few small operations per image, which cost more than the rule itself when a batch
-    of photos is read.
-    """
-    boxes = detections.boxes_xyxy
-    heights = boxes[:, 3] - boxes[:, 1]  # (D,)
-    centres = (boxes[:, 1] + boxes[:, 3]) / 2  # (D,)
-    table, _, _ = pad_by_group(torch.stack([heights, centres], dim=1), detections.image,
-                               detections.num_images, fill=float("nan"))  # (B, K_max, 2)
-    medians = table.nanmedian(dim=1).values[detections.image]  # (D, 2): each row's image's
-    height, centre = medians[:, 0], medians[:, 1]
-    on_line = ((heights >= height_range[0] * height) & (heights <= height_range[1] * height)
-               & ((centres - centre).abs() <= centre_offset * height))
-    few = detections.counts < 2  # (B,)
-    return on_line | few.to(on_line.device)[detections.image]
 
 
-def left_to_right(detections: Detections) -> Detections:
-    """The rows of each image in reading order, left to right by box centre (ties in the
-    order they came), the images as they were. The one exception to "best score first":
-    what a reading holds."""
-    boxes = detections.boxes_xyxy
-    return detections.select(order_within_groups((boxes[:, 0] + boxes[:, 2]) / 2,
-                                                 detections.image))
 
 
-def merge_looks(looks: Sequence[Detections], iou_threshold: float = 0.45,
-                max_detections: int = 100) -> Detections:
-    """The detections of several looks at one photo as one set.
-
-    One class-aware NMS over all of them: a digit two looks found is kept once, with the
-    better score, and its box is the score-weighted mean of the looks' boxes
-    (:func:`~yolo_smol.detection.nms.merging_nms`).
-
-    Args:
-        looks: each the :class:`Detections` of one image, boxes in the same pixels.
-
-    Returns:
-        The :class:`Detections` of that image, best first, at most ``max_detections``.
-    """
-    boxes = torch.cat([look.boxes_xyxy for look in looks])
-    scores = torch.cat([look.scores for look in looks])
-    labels = torch.cat([look.labels for look in looks])
-    kept, merged = merging_nms(boxes, scores, labels, iou_threshold)
-    return Detections.of_image(merged[:max_detections], scores[kept][:max_detections],
-                               labels[kept][:max_detections])
 
 
-def fuse_sizes(per_size: Sequence[Detections], iou_threshold: float = 0.45,
-               max_detections: int = 100) -> Detections:
-    """The detections of one photo read at several input sizes, fused.
-
-    As :func:`merge_looks`, a digit several sizes found is kept once, its box the
-    score-weighted mean of theirs; its score is the mean over the sizes of the score each
-    gave it, 0 where a size did not find it (:func:`~yolo_smol.detection.nms.fusing_nms`).
-
-    Args:
-        per_size: the :class:`Detections` of the one photo at each size, boxes in its pixels.
-
-    Returns:
-        The :class:`Detections` of that photo, best fused score first, at most
-        ``max_detections``.
-    """
-    boxes = torch.cat([found.boxes_xyxy for found in per_size])
-    scores = torch.cat([found.scores for found in per_size])
-    labels = torch.cat([found.labels for found in per_size])
-    sizes = torch.cat([torch.full_like(found.labels, index)
-                       for index, found in enumerate(per_size)])
-    kept, merged, fused = fusing_nms(boxes, scores, labels, sizes, len(per_size), iou_threshold)
-    order = torch.sort(fused, stable=True, descending=True).indices[:max_detections]
-    return Detections.of_image(merged[order], fused[order].to(scores.dtype),
-                               labels[kept][order])
 
 
-def demote_other_classes(detections: Detections, overlap_threshold: float = 0.3,
-                         factor: float = 0.5) -> Detections:
-    """One digit per place, softened for ranking: each detection that a more confident
-    detection of another class overlaps by more than ``overlap_threshold`` (IoU) keeps
-    ``factor`` of its score.
-
-    Class-aware NMS keeps a "1" and a "7" found on the same digit, and a reading keeps only
-    the more confident (:func:`one_digit_per_place`). Scoring every detection for mAP, the
-    less confident one is usually the wrong class: at its full score it ranks among the sure
-    detections of its class and lowers that class's precision early in the ranking. Removing
-    it would lose the digit whenever the more confident class is the wrong one; lowering
-    its score keeps it, further down its class's ranking. This is Soft-NMS's idea (Bodla et
-    al. 2017: decay a suppressed box's score rather than drop it), applied across classes.
-    Which detection covers which is decided on the scores as given, in one pass.
-
-    Args:
-        detections: a batch, rows best first within each image.
-        overlap_threshold: the IoU above which two detections are one place (the reading's).
-        factor: what a covered detection keeps of its score (1 changes nothing).
-
-    Returns:
-        The same rows with their new scores, best first again within each image.
-    """
-    rows = torch.cat([detections.boxes_xyxy.float(), detections.scores.float()[:, None],
-                      detections.labels.float()[:, None]], dim=1)  # (D, 6)
-    table, valid, rank = pad_by_group(rows, detections.image, detections.num_images)
-    boxes, scores, labels = table[..., :4], table[..., 4], table[..., 5]  # (B, K, ...)
-    # covers[b, i, j]: detection j of image b covers detection i.
-    covers = ((pairwise_iou(boxes, boxes) > overlap_threshold)
-              & (scores[:, None, :] > scores[:, :, None])
-              & (labels[:, None, :] != labels[:, :, None]) & valid[:, None, :])
-    covered = covers.any(dim=2)[detections.image, rank]  # (D,)
-    demoted = torch.where(covered, detections.scores * factor, detections.scores)
-    order = order_within_groups(demoted, detections.image, descending=True)
-    return replace(detections, scores=demoted).select(order)
 
 
 def one_per_place_mask(image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: torch.Tensor,
@@ -386,3 +261,11 @@ def one_per_place_mask(image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: to
     kept = dense_batched_nms(padded_boxes, padded_scores, every_class, valid,
                              overlap_threshold)
     return kept[image, rank]
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_READING:  # kept for the chapters; remove with _MOVED_TO_READING
+        from yolo_smol.reading import rules
+
+        return getattr(rules, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,7 @@ import torch
 from yolo_smol.config import ConfigError, ModelConfig, load_config
 from yolo_smol.errors import YoloSmolError
 from yolo_smol.model.yolo import YoloSmol
+from yolo_smol.outputs import write_atomically
 
 __all__ = ["CheckpointError", "checkpoint_payload", "write_checkpoint", "save_model",
            "load_model", "read_checkpoint"]
@@ -31,15 +32,16 @@ def checkpoint_payload(config: ModelConfig, weights: dict[str, torch.Tensor],
 
 
 def write_checkpoint(payload: dict, path: str | Path) -> None:
-    """Write ``payload`` to ``path`` atomically.
+    """Write ``payload`` to ``path`` atomically (:func:`yolo_smol.outputs.write_atomically`).
 
-    The file is written beside the target and renamed into place, so an interrupted save
-    never leaves a truncated checkpoint where a good one was.
+    The file is written beside the target and renamed into place, so an interrupted save or
+    a full disk never leaves a truncated checkpoint where a good one was.
+
+    Raises:
+        WriteError: the file could not be written (torch's "unexpected pos" on a full disk
+            among them); one line naming ``path``, the earlier file left as it was.
     """
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(payload, partial)
-    partial.replace(path)
+    write_atomically(path, lambda partial: torch.save(payload, partial))
 
 
 def save_model(model: YoloSmol, path: str | Path, **extra: Any) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
+import dataclasses
+
 import json
 import platform
-import shutil
 from pathlib import Path
 
 import torch
@@ -13,6 +13,7 @@ import torch
 from yolo_smol.config import load_config
 from yolo_smol.data.svhn import SPLIT_SIZES
 from yolo_smol.model.checkpoint import checkpoint_payload, read_checkpoint, write_checkpoint
+from yolo_smol.outputs import write_bytes, write_json
 
 __all__ = ["write_model_card", "rescore_real_photos"]
 
@@ -22,8 +23,10 @@ def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str
     """Copy ``run_dir/best.pt`` to ``weights_path`` (weights only) and write its card.
 
     The card (``weights_path`` with ``.json``) holds the command that trained the weights,
-    the data, the epochs, the wall time, the machine and the final test metrics; the run's
-    ``metrics.csv`` is copied beside it, for the training chapter's curves. Given
+    the data, the epochs, the wall time, the machine, the validation figures that chose
+    best.pt's epoch and the test figures of the weights (scored afresh on the whole test
+    split); the run's ``metrics.csv`` is copied beside it, for the training chapter's
+    curves. Given
     ``real_photos`` (a JSON-lines set of real photos with boxes, for measuring only), the
     card also holds the weights' figures on them and the command that measures them.
     """
@@ -33,17 +36,15 @@ def write_model_card(run_dir: str | Path, weights_path: str | Path, command: str
     # Inference weights and configs only: the optimizer state would triple the file.
     write_checkpoint(checkpoint_payload(load_config(best["model_config"]), best["model"],
                                         train_config=best["train_config"]), weights_path)
-    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
-    best_row = max((row for row in rows if row["map"]), key=lambda row: float(row["map"]))
     train_config = best["train_config"]
     card = {"weights": weights_path.name, "command": command,
             "model_config": best["model_config"],
-            **_recipe(train_config, seconds, int(best_row["epoch"])),
+            **_recipe(train_config, seconds, best.get("training", {})),
             **_test_figures(_score(weights_path, train_config), train_config)}
     if real_photos is not None:
         card["real_photos"] = _score_real(weights_path, Path(real_photos))
-    weights_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    shutil.copy(run_dir / "metrics.csv", weights_path.with_suffix(".metrics.csv"))
+    write_json(weights_path.with_suffix(".json"), card)
+    write_bytes(weights_path.with_suffix(".metrics.csv"), (run_dir / "metrics.csv").read_bytes())
     return card
 
 
@@ -57,16 +58,22 @@ def rescore_real_photos(weights_path: str | Path, real_photos: str | Path) -> di
     card_path = weights_path.with_suffix(".json")
     card = json.loads(card_path.read_text())
     card["real_photos"] = _score_real(weights_path, Path(real_photos))
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    write_json(card_path, card)
     return card
 
 
-def _recipe(train_config: dict, seconds: float, epoch: int) -> dict:
-    """What the card says of how the weights were made: data, settings, time, machine."""
+def _recipe(train_config: dict, seconds: float, training: dict) -> dict:
+    """What the card says of how the weights were made: data, settings, time, machine, and
+    the epoch chosen, with its figures on the validation split that chose it (``training``:
+    best.pt's training state)."""
+    epoch = training.get("epoch")
+    row = next((row for row in training.get("history", []) if row["epoch"] == epoch), {})
     return {
         "data": {"dataset": train_config["dataset"], "train_images": train_config["num_train"]
-                 or f"all ({SPLIT_SIZES['train']:,})", "test_images": train_config["num_test"]
-                 or f"all ({SPLIT_SIZES['test']:,})",
+                 or f"all ({SPLIT_SIZES['train']:,})",
+                 "validation_images": train_config.get("num_validation")
+                 or train_config["num_test"] or "all",
+                 "test_images": train_config["num_test"] or f"all ({SPLIT_SIZES['test']:,})",
                  "seed": train_config["seed"]},
         "training": {key: train_config[key] for key in (
             "num_epochs", "batch_size", "lr", "weight_decay", "data_augment", "augment_prob",
@@ -74,6 +81,11 @@ def _recipe(train_config: dict, seconds: float, epoch: int) -> dict:
         "wall_time_minutes": round(seconds / 60, 1),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, CPU only",
         "epoch_of_these_weights": epoch,
+        "chosen_on": "the validation split: best.pt, the epoch of its highest mAP@0.5:0.95",
+        "validation_metrics": {"mAP@0.5": round(row.get("map50", float("nan")), 4),
+                               "mAP@0.5:0.95": round(row.get("map", float("nan")), 4),
+                               "whole_number_accuracy": round(
+                                   row.get("whole_number_accuracy", float("nan")), 4)},
     }
 
 
@@ -111,8 +123,8 @@ def _score_real(weights_path: Path, real_photos: Path) -> dict:
     from yolo_smol.data.prepare import prepare
     from yolo_smol.data.sources import load_dataset_source
     from yolo_smol.model.checkpoint import load_model
-    from yolo_smol.predict import Detector
-    from yolo_smol.scoring import score_detector, true_digits
+    from yolo_smol.reading.detector import Detector
+    from yolo_smol.reading.scoring import score_detector, true_digits
     from yolo_smol.training.evaluate import evaluate
 
     model = load_model(weights_path)
@@ -125,14 +137,22 @@ def _score_real(weights_path: Path, real_photos: Path) -> dict:
                           true_digits(rows), confidence_threshold)
     return {"photos": f"{real_photos.parent.name}/{real_photos.name}, "
                       f"{result.num_images} real SVHN test-split photos",
+            # Recipes were chosen on these photos: figures on them are optimistic.
+            "set": "development",
             "measured_by": f"python benchmarks/real.py --weights {weights_path.as_posix()}",
             "mAP@0.5": round(result.metrics.ap50, 4), "mAP@0.5:0.95": round(result.metrics.map, 4),
             "whole_number_accuracy": round(result.whole_number_accuracy, 4),
-            "detector": {"scales": list(detector.scales), "sure_fraction": detector.sure_fraction,
-                         "max_end_gap": detector.max_end_gap,
+            # The options as readings.json records them, so the card says how it was read.
+            "detector": {"options": _as_json(dataclasses.asdict(detector.options)),
                          "read_exactly": round(read.read_exactly, 4),
                          "mAP@0.5 (all looks)": round(read.metrics.ap50, 4),
                          "mAP@0.5:0.95 (all looks)": round(read.metrics.map, 4)}}
+
+
+def _as_json(options: dict) -> dict:
+    """``options`` with tuples as lists, as they read back from JSON."""
+    return {name: list(value) if isinstance(value, tuple) else value
+            for name, value in options.items()}
 
 
 def main() -> None:

@@ -40,9 +40,12 @@ def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None,
 class TrainConfig:
     """Training settings (the seed's flags, and a few more). Saved in every checkpoint.
 
-    ``image_size`` overrides the model config's when set. ``num_train`` and ``num_test``
-    limit the images used (all when None). ``eval_every`` and ``checkpoint_epoch`` are in
-    epochs; ``last.pt`` is written after every epoch regardless.
+    ``image_size`` overrides the model config's when set. ``num_train``, ``num_validation``
+    and ``num_test`` limit the images used (all when None; the validation split as many as
+    the test split by default). ``eval_every`` and ``checkpoint_epoch`` are in epochs;
+    ``last.pt`` is written after every epoch regardless. The validation split is scored
+    every ``eval_every`` epochs and picks best.pt; the test split is scored once, at the
+    end, with best.pt (see :mod:`yolo_smol.training.splits`).
     """
 
     batch_size: int = _setting(256, "images per optimizer step")
@@ -54,7 +57,8 @@ class TrainConfig:
     data_augment: bool = _setting(True, "colour jitter, zoom and shift (--data_augment False "
                                         "turns it off)")
     augment_prob: float = _setting(0.5, "probability that an image is augmented")
-    eval_every: int = _setting(5, "evaluate on the test split every this many epochs")
+    eval_every: int = _setting(5, "score the validation split every this many epochs (and "
+                                  "after the last); best.pt is the epoch it scores best")
     checkpoint_epoch: int = _setting(10, "keep a checkpoint every this many epochs (last.pt: "
                                          "every epoch)")
     ema: bool = _setting(True, "evaluate and save a moving average of the weights")
@@ -78,8 +82,11 @@ class TrainConfig:
                                       "model config comes from the checkpoint")
     num_train: int | None = _setting(None, "train on the first this many images (default: "
                                            "all)")
-    num_test: int | None = _setting(None, "evaluate on the first this many test images "
-                                          "(default: all)")
+    num_validation: int | None = _setting(None, "choose best.pt on the first this many "
+                                                "validation images (default: as many as "
+                                                "--num_test, or all)")
+    num_test: int | None = _setting(None, "score best.pt once, at the end, on the first this "
+                                          "many test images (default: all)")
     seed: int = _setting(0, "seed of the data, the initial weights and the shuffling")
     device: str = _setting("auto", "auto, cpu, cuda or mps")
     workers: int | None = _setting(None, "processes that prepare the images (default: up "
@@ -143,7 +150,7 @@ class TrainConfig:
                      "anchor_iou_threshold"):
             if getattr(self, name) > 1:
                 raise TrainConfigError(f"--{name}: {getattr(self, name)} must be at most 1")
-        for name in ("num_train", "num_test", "workers"):
+        for name in ("num_train", "num_validation", "num_test", "workers"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise TrainConfigError(f"--{name}: {value!r} must be a whole number >= 1")
