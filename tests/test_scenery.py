@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from yolo_smol.data import scenery
-from yolo_smol.data.synthetic import GLYPH_STYLES, glyph_bank, letter_bank, stroke_style
+from yolo_smol.data.glyphs import GLYPH_STYLES, glyph_bank, letter_bank, stroke_style
 
 
 @pytest.mark.parametrize("kind", sorted(scenery.FACADES))
@@ -65,7 +65,7 @@ def test_stroke_styles_change_the_ink_as_named():
 
 
 def test_the_banks_hold_every_face_and_letters():
-    from yolo_smol.data.synthetic import FONT_FILES, LETTERS
+    from yolo_smol.data.glyphs import FONT_FILES, LETTERS
 
     bank = glyph_bank()
     assert len(bank) == len(FONT_FILES) * len(GLYPH_STYLES)
@@ -80,7 +80,7 @@ def _ink_widths(glyph) -> np.ndarray:
 
 
 def test_remove_foot_keeps_the_stem_and_flag_and_cuts_the_foot():
-    from yolo_smol.data.synthetic import remove_foot
+    from yolo_smol.data.glyphs import remove_foot
 
     one = glyph_bank()[0][1]  # regular DejaVu Sans "1": flag, stem, foot
     bare = remove_foot(one)
@@ -97,7 +97,7 @@ def test_remove_foot_keeps_the_stem_and_flag_and_cuts_the_foot():
 
 
 def test_footless_ones_cover_every_face():
-    from yolo_smol.data.synthetic import footless_ones
+    from yolo_smol.data.glyphs import footless_ones
 
     ones, bank = footless_ones(), glyph_bank()
     assert len(ones) == len(bank)

@@ -270,6 +270,8 @@ def test_the_data_chapter_imports_resolve():
                 if isinstance(node, ast.ImportFrom) and node.module
                 and node.module.startswith("yolo_smol.data")
                 for alias in node.names]
-    assert sum(module == "yolo_smol.data.synthetic" for module, _ in imported) >= 3
+    # The chapter reads the generator from several of its rooms: the check covers them.
+    assert {"yolo_smol.data.glyphs", "yolo_smol.data.camera", "yolo_smol.data.numbers"} <= {
+        module for module, _ in imported}
     for module, name in imported:
         assert hasattr(importlib.import_module(module), name), (module, name)

@@ -41,28 +41,13 @@ import numpy as np
 from PIL import Image
 
 from yolo_smol.data import svhn
-from yolo_smol.data.backgrounds import draw_background, draw_scene, texture_bank
-from yolo_smol.data.camera import camera_effects, capture, lighting
-from yolo_smol.data.glyphs import (
-    FONT_FILES,
-    GLYPH_STYLES,
-    LETTERS,
-    footless_ones,
-    glyph_bank,
-    letter_bank,
-    paste_glyph,
-    remove_foot,
-    render_glyph,
-    stroke_style,
-    tight_box,
-)
-from yolo_smol.data.legibility import MIN_LEGIBLE_CONTRAST, ink_contrast, legible
+from yolo_smol.data.backgrounds import draw_scene
+from yolo_smol.data.camera import camera_effects
+from yolo_smol.data.legibility import legible
 from yolo_smol.data.numbers import (
-    LABEL_MARGIN,
     DrawnNumber,
     draw_number,
     enlarge_box,
-    label_box,
     lay_out,
     place_digits,
     sample_quantile,
@@ -74,14 +59,7 @@ from yolo_smol.errors import YoloSmolError
 
 __all__ = ["GENERATOR_VERSION", "SPLIT_IDS", "SPLIT_SIZES", "SyntheticDataError",
            "SyntheticImage", "render_image", "make_synthetic", "load_synthetic",
-           "cache_roots", "cache_path",
-           # Still importable from here, where the data chapter first found them; they live
-           # in glyphs, numbers, backgrounds, camera and legibility.
-           "FONT_FILES", "GLYPH_STYLES", "LETTERS", "glyph_bank", "letter_bank",
-           "stroke_style", "remove_foot", "footless_ones", "render_glyph", "paste_glyph",
-           "tight_box", "LABEL_MARGIN", "label_box", "texture_bank", "draw_background",
-           "lighting", "capture", "camera_effects", "MIN_LEGIBLE_CONTRAST", "ink_contrast",
-           "legible"]
+           "cache_roots", "cache_path"]
 
 # Bump when the generator's output changes, so cached copies are not reused.
 GENERATOR_VERSION = 8
