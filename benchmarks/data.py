@@ -19,9 +19,9 @@ import torch
 
 from yolo_smol import YoloSmol, load_config
 from yolo_smol.data.augment import AugmentConfig, augment_batch
-from yolo_smol.data.prepare import iterate_batches, prepare
 from yolo_smol.data.backgrounds import texture_bank
 from yolo_smol.data.glyphs import glyph_bank
+from yolo_smol.data.prepare import iterate_batches, prepare
 from yolo_smol.data.synthetic import make_synthetic
 
 

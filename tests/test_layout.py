@@ -35,19 +35,14 @@ ALLOWED = {
     "reading": {"errors", "config", "boxes", "grouped", "device", "outputs", "photos", "data",
                 "model", "detection", "reading"},
     "training": {"errors", "config", "boxes", "grouped", "device", "outputs", "data", "model",
-                 "detection", "training", "visualize", "reading", "predict", "scoring"},
-    # Kept for the chapters until their imports move to yolo_smol.reading; remove then.
-    "predict": {"photos", "reading"},
-    "scoring": {"reading"},
+                 "detection", "training", "visualize", "reading"},
     "visualize": {"boxes", "detection", "data", "outputs"},
-    "cli": {"errors", "arguments", "interrupts", "config", "device", "outputs", "data", "anchors", "model",
-            "detection", "training", "reading", "predict", "photos", "visualize", "export"},
+    "cli": {"errors", "arguments", "interrupts", "config", "device", "outputs", "data",
+            "anchors", "model", "detection", "training", "reading", "photos", "visualize",
+            "export"},
     "__main__": {"cli"},
     "__init__": {"errors", "config", "model", "reading"},
 }
-# Modules below the reader that hand on its names under their old home, looked up on first
-# use. Kept for the chapters until their imports move to yolo_smol.reading; remove then.
-SHIMS = {"detection/postprocess.py": {"reading"}, "detection/scales.py": {"reading"}}
 
 
 def _part(path: Path) -> str:
@@ -81,8 +76,7 @@ def test_every_module_sits_at_most_one_folder_deep():
     p.relative_to(PACKAGE)))
 def test_imports_follow_the_layers(path):
     part = _part(path)
-    shim = SHIMS.get(path.relative_to(PACKAGE).as_posix(), set())
-    extra = _imported_parts(path) - ALLOWED[part] - {part} - shim
+    extra = _imported_parts(path) - ALLOWED[part] - {part}
     assert not extra, f"{path.relative_to(PACKAGE)} ({part}) imports {sorted(extra)}"
 
 
@@ -101,26 +95,9 @@ def test_the_reader_sits_above_detection_and_the_model_and_nothing_below_imports
     assert not [part for part in below if "reading" in ALLOWED[part]]
     importers = sorted(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
                        if _part(path) in below and "reading" in _imported_parts(path))
-    assert importers == sorted(SHIMS)  # the chapters' old homes alone, until they go
+    assert importers == []
     # The check can fail: the detector imports the model, which detection may not.
     assert "model" in _imported_parts(reader / "detector.py") and "model" in below
-
-
-def test_the_chapters_old_import_paths_hand_on_the_readers_names():
-    # Kept for the chapters until their imports move to yolo_smol.reading; remove then.
-    from yolo_smol.detection import postprocess, scales
-    from yolo_smol.predict import MAX_END_GAP, SURE_FRACTION, Detector, draw_reading
-    from yolo_smol.reading import detector, looks, options, report, rules
-    from yolo_smol.scoring import score_detector
-
-    assert Detector is detector.Detector and draw_reading is report.draw_reading
-    assert (SURE_FRACTION, MAX_END_GAP) == (0.4, 0.4) == (
-        options.ReadingOptions().sure_fraction, options.ReadingOptions().max_end_gap)
-    assert postprocess.fuse_sizes is rules.fuse_sizes and scales.anchors_at is looks.anchors_at
-    assert scales.SCALES == options.ReadingOptions().scales == (0.875, 1.0, 1.125)
-    assert score_detector.__module__ == "yolo_smol.reading.scoring"
-    with pytest.raises(AttributeError):
-        postprocess.nothing  # noqa: B018
 
 
 def test_every_user_error_shares_one_base():

@@ -22,11 +22,6 @@ from yolo_smol.grouped import pad_by_group
 
 __all__ = ["Detections", "flatten_predictions", "detect", "one_digit_per_place",
            "one_per_place_mask"]
-# Kept for the chapters until their imports move to yolo_smol.reading.rules; remove then.
-# The reading's rules are the reader's; they are looked up on first use, since the reader
-# itself is built on this module.
-_MOVED_TO_READING = ("on_one_line", "on_the_line", "left_to_right", "merge_looks",
-                     "fuse_sizes", "demote_other_classes")
 
 
 @dataclass(frozen=True)
@@ -261,11 +256,3 @@ def one_per_place_mask(image: torch.Tensor, boxes_xyxy: torch.Tensor, scores: to
     kept = dense_batched_nms(padded_boxes, padded_scores, every_class, valid,
                              overlap_threshold)
     return kept[image, rank]
-
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_READING:  # kept for the chapters; remove with _MOVED_TO_READING
-        from yolo_smol.reading import rules
-
-        return getattr(rules, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

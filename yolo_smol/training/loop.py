@@ -24,10 +24,10 @@ from yolo_smol.config import ModelConfig, load_config
 from yolo_smol.data.augment import AugmentConfig, augment_batch
 from yolo_smol.data.prepare import PreparedData, iterate_batches
 from yolo_smol.detection.loss import LossConfig, yolo_loss
-from yolo_smol.reading.looks import anchors_at, input_sizes
 from yolo_smol.model.checkpoint import read_checkpoint, write_checkpoint
 from yolo_smol.model.yolo import YoloSmol
 from yolo_smol.outputs import writable_folder, write_json
+from yolo_smol.reading.looks import anchors_at, input_sizes
 from yolo_smol.training.run_folder import check_new_run, holding_run_lock
 from yolo_smol.training.run_log import (
     LOSS_TERMS,
