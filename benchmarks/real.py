@@ -57,7 +57,7 @@ from yolo_smol.training.evaluate import evaluate_to_dir
 REPO = Path(__file__).resolve().parent.parent
 DEV_SET = REPO.parent / "shared" / "svhn_real_dev" / "annotations.jsonl"
 HEIGHT_BINS = (0, 30, 40, 50, 70, 100, 150)  # px; the dev set is stratified on these
-COLUMNS = ("date", "label", "weights", "dataset", "photos", "map50", "map",
+COLUMNS = ("date", "label", "weights", "dataset", "development_photos", "map50", "map",
            "whole_number_accuracy", "missed_fraction", "false_per_photo", "misread_fraction",
            "seconds", "read_exactly", "second_look", "search", "map50_detector",
            "map_detector", "sure_fraction", "max_end_gap", "scales",
@@ -224,7 +224,8 @@ def main() -> int:
     height_names = [f"<{HEIGHT_BINS[1]}px",
                     *[f"{low}-{high}px" for low, high in itertools.pairwise(HEIGHT_BINS[1:])],
                     f">={HEIGHT_BINS[-1]}px"]
-    print(f"{args.weights} on {len(photos)} photos ({errors['digits']} digits) of {dataset_path}")
+    print(f"{args.weights} on {len(photos)} development photos ({errors['digits']} digits) of "
+          f"{dataset_path}; recipes were chosen on them, so these figures are optimistic")
     print(f"mAP@0.5               {result.metrics.ap50:.3f}")
     print(f"mAP@0.5:0.95          {result.metrics.map:.3f}")
     print(f"whole-number accuracy {result.whole_number_accuracy:.3f} (one look, as eval scores)")
@@ -260,7 +261,7 @@ def main() -> int:
     csv_path = Path(args.csv)
     append_row(csv_path, {
         "date": start.strftime("%Y-%m-%d %H:%M"), "label": args.label,
-        "weights": args.weights, "dataset": dataset_path.name, "photos": len(photos),
+        "weights": args.weights, "dataset": dataset_path.name, "development_photos": len(photos),
         "map50": f"{result.metrics.ap50:.4f}", "map": f"{result.metrics.map:.4f}",
         "whole_number_accuracy": f"{result.whole_number_accuracy:.4f}",
         "missed_fraction": f"{errors['missed_fraction']:.4f}",
