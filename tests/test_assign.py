@@ -68,3 +68,15 @@ def test_vectorised_equals_the_loop_reference(seed, anchor_iou_threshold):
         torch.testing.assert_close(fast.log_scales, slow.log_scales)
         torch.testing.assert_close(fast.boxes_cxcywh, slow.boxes_cxcywh)
         assert fast.num_collisions == slow.num_collisions
+
+
+def test_float64_targets_assign_as_float32_ones_do():
+    # Targets built in double precision (numpy's default) once failed inside the collision
+    # step: its running best fit was float32 whatever the targets were.
+    data = prepare(make_synthetic(32, seed=0), image_size=32)
+    _, targets = data.batch(torch.arange(32))
+    single = assign_targets(targets, ANCHORS, GRIDS)
+    double = assign_targets(targets.double(), ANCHORS.double(), GRIDS)
+    for field in ("head", "image", "anchor", "row", "col", "labels", "target_index"):
+        assert torch.equal(getattr(single, field), getattr(double, field)), field
+    assert double.offsets.dtype == torch.float64

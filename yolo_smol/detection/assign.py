@@ -121,8 +121,8 @@ def _winners(slot: torch.Tensor, fit: torch.Tensor) -> torch.Tensor:
     if slot.numel() == 0:
         return torch.zeros(0, dtype=torch.bool, device=slot.device)
     unique, group = torch.unique(slot, return_inverse=True)  # group: (T,)
-    best_fit = torch.full((len(unique),), -1.0, device=fit.device).scatter_reduce(
-        0, group, fit, reduce="amax")
+    lowest = torch.full((len(unique),), -1.0, dtype=fit.dtype, device=fit.device)
+    best_fit = lowest.scatter_reduce(0, group, fit, reduce="amax")
     index = torch.arange(len(slot), device=slot.device)
     contenders = torch.where(fit == best_fit[group], index, len(slot))
     first = torch.full((len(unique),), len(slot), device=slot.device).scatter_reduce(
